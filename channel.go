@@ -1,0 +1,280 @@
+package wsroute
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/wsroute/wsroute/internal/transport"
+)
+
+// Close codes wsroute uses besides coder/websocket's Status* constants.
+const (
+	// CloseSessionExpired closes a channel whose opening required a session
+	// when that session expires.
+	CloseSessionExpired websocket.StatusCode = 4401
+)
+
+// CloseInfo says how a channel closed. OnDisconnect and Observer.OnClose get it.
+type CloseInfo struct {
+	// Code is the close code sent or received, or -1 when the connection
+	// was dropped without a close frame (slow consumer, heartbeat timeout,
+	// network error, write timeout).
+	Code websocket.StatusCode
+	// Reason is a short explanation: the close frame's reason, or one of
+	// wsroute's ("slow consumer", "server shutdown", "connection lost", ...).
+	Reason string
+	// ByPeer reports whether the peer closed or dropped the connection.
+	ByPeer bool
+}
+
+// Channel is one WebSocket connection on a channel route, from its opening to
+// its close. Its methods are safe for concurrent use.
+type Channel struct {
+	id         string
+	router     *Router
+	route      *ChannelRoute
+	req        *http.Request // a detached copy: header, URL, path values, remote address
+	ctx        context.Context
+	cancel     context.CancelFunc
+	session    atomic.Pointer[session]
+	conn       transport.Conn // set once, before the channel is open
+	state      atomic.Int32   // stateOpening, stateOpen, stateClosed
+	connected  bool           // OnConnect returned nil; read by the reader goroutine only
+	closeInfo  atomic.Pointer[CloseInfo]
+	workerLoop func() // c.work, allocated once
+
+	expiryMu sync.Mutex  // guards expiry
+	expiry   *time.Timer // closes the channel when a required session expires
+
+	inMu        sync.Mutex // guards the fields below up to outMu
+	inCond      sync.Cond  // on inMu: space in inQ, a worker exited, closing
+	inQ         ring[[]byte]
+	workers     int    // running worker goroutines
+	received    uint64 // frames the reader has read
+	closing     bool   // no new frames are handled; set by Close, drop and the end
+	closeQueued bool   // the close frame has been queued for the writer
+	closeCode   websocket.StatusCode
+	closeReason string
+	idleWaiters int // goroutines waiting in waitIdle
+
+	outMu     sync.Mutex // guards the fields below
+	outQ      ring[outFrame]
+	writing   bool // a writer goroutine is running
+	outClosed bool // nothing more may be queued
+
+	topics map[string]struct{} // guarded by the Router's hub.mu
+
+	workersWG sync.WaitGroup // workers and the writer
+}
+
+const (
+	stateOpening int32 = iota
+	stateOpen
+	stateClosed
+)
+
+// outFrame is one item of the send queue: a data frame, or the close frame.
+type outFrame struct {
+	data  []byte
+	close bool
+}
+
+func newChannel(cr *ChannelRoute, req *http.Request) *Channel {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
+	detached := req.WithContext(ctx) // keeps the path values
+	detached.Body = http.NoBody
+	detached.Header = req.Header.Clone()
+	c := &Channel{
+		id:     cr.router.newID(),
+		router: cr.router,
+		route:  cr,
+		req:    detached,
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	c.inCond.L = &c.inMu
+	c.workerLoop = c.work
+	return c
+}
+
+// ID returns the channel's id, unique within its Router.
+func (c *Channel) ID() string { return c.id }
+
+// Name returns the name of the channel route (ChannelConfig.Name).
+func (c *Channel) Name() string { return c.route.name }
+
+// Router returns the Router the channel belongs to.
+func (c *Channel) Router() *Router { return c.router }
+
+// PathValue returns the value of the named path wildcard of the channel's
+// pattern ("room" in "/rooms/{room}"), or "".
+func (c *Channel) PathValue(name string) string { return c.req.PathValue(name) }
+
+// Query returns the opening request's query parameters. Do not modify it.
+func (c *Channel) Query() url.Values { return c.req.URL.Query() }
+
+// Header returns a copy of the opening request's header taken when the
+// channel was created. Do not modify it.
+func (c *Channel) Header() http.Header { return c.req.Header }
+
+// Cookie returns the named cookie of the opening request.
+func (c *Channel) Cookie(name string) (*http.Cookie, error) { return c.req.Cookie(name) }
+
+// RemoteAddr returns the network address of the peer, as http.Request.RemoteAddr.
+func (c *Channel) RemoteAddr() string { return c.req.RemoteAddr }
+
+// Context returns the channel's context: it keeps the opening request's
+// values and is cancelled when the channel closes.
+func (c *Channel) Context() context.Context { return c.ctx }
+
+// Send queues the JSON encoding of v for the peer. It never blocks on the
+// peer: when the send queue is full the channel is dropped as a slow consumer
+// and Send returns ErrSlowConsumer. It returns ErrNotOpen before the upgrade
+// and ErrClosed once the channel is closing. ctx is reserved for future use.
+func (c *Channel) Send(ctx context.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.enqueue(b)
+}
+
+// enqueue queues one frame, starting the writer if it is not running.
+func (c *Channel) enqueue(b []byte) error {
+	if c.state.Load() == stateOpening {
+		return ErrNotOpen
+	}
+	c.outMu.Lock()
+	if c.outClosed {
+		c.outMu.Unlock()
+		return ErrClosed
+	}
+	if c.outQ.len() >= c.router.opts.SendQueue {
+		c.outMu.Unlock()
+		c.drop("slow consumer")
+		return ErrSlowConsumer
+	}
+	c.outQ.push(outFrame{data: b})
+	start := !c.writing
+	if start {
+		c.writing = true
+		c.workersWG.Add(1)
+	}
+	c.outMu.Unlock()
+	if start {
+		go c.write()
+	}
+	return nil
+}
+
+// write is the writer goroutine: it drains the send queue and exits when it
+// is empty. Start and exit are decided under outMu, so no frame is stranded.
+func (c *Channel) write() {
+	defer c.workersWG.Done()
+	for {
+		c.outMu.Lock()
+		if c.outQ.len() == 0 {
+			c.writing = false
+			c.outMu.Unlock()
+			c.notifyIdle()
+			return
+		}
+		f := c.outQ.pop()
+		if f.close {
+			c.outClosed = true
+			c.outQ.clear()
+		}
+		c.outMu.Unlock()
+		if f.close {
+			c.inMu.Lock()
+			code, reason := c.closeCode, c.closeReason
+			c.inMu.Unlock()
+			_ = c.conn.Close(code, reason) // waits for the peer's close frame, bounded by coder/websocket
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.router.opts.WriteTimeout)
+		err := c.conn.Write(ctx, websocket.MessageText, f.data)
+		cancel()
+		if err != nil {
+			reason := "write failed"
+			if ctx.Err() != nil {
+				reason = "write timeout"
+			}
+			c.drop(reason)
+		}
+	}
+}
+
+// Close closes the channel with code and reason after its running handler
+// (if any) has finished and the frames queued before have been written. The
+// first close wins; later calls do nothing. Frames not yet handled are
+// discarded.
+func (c *Channel) Close(code websocket.StatusCode, reason string) {
+	if !c.recordClose(CloseInfo{Code: code, Reason: reason}) {
+		return
+	}
+	c.inMu.Lock()
+	c.closing = true
+	c.closeCode, c.closeReason = code, reason
+	c.discardLocked()
+	queue := c.workers == 0 && !c.closeQueued && c.state.Load() == stateOpen
+	c.closeQueued = c.closeQueued || queue
+	c.inCond.Broadcast()
+	c.inMu.Unlock()
+	if queue {
+		c.queueClose()
+	}
+}
+
+// queueClose puts the close frame at the end of the send queue.
+func (c *Channel) queueClose() {
+	c.outMu.Lock()
+	if c.outClosed {
+		c.outMu.Unlock()
+		return
+	}
+	c.outQ.push(outFrame{close: true})
+	start := !c.writing
+	if start {
+		c.writing = true
+		c.workersWG.Add(1)
+	}
+	c.outMu.Unlock()
+	if start {
+		go c.write()
+	}
+}
+
+// drop closes the connection at once, without a close frame: for peers a
+// close frame cannot reach (slow consumer, write timeout) and for the end of
+// Shutdown's grace period.
+func (c *Channel) drop(reason string) {
+	c.recordClose(CloseInfo{Code: -1, Reason: reason})
+	c.inMu.Lock()
+	c.closing = true
+	c.discardLocked()
+	c.inCond.Broadcast()
+	c.inMu.Unlock()
+	c.outMu.Lock()
+	c.outClosed = true
+	c.outQ.clear()
+	c.outMu.Unlock()
+	c.cancel()
+	if c.conn != nil {
+		_ = c.conn.CloseNow()
+	}
+}
+
+// recordClose stores why the channel closes; the first call wins.
+func (c *Channel) recordClose(info CloseInfo) bool {
+	return c.closeInfo.CompareAndSwap(nil, &info)
+}
+
+// discardLocked drops frames not yet handled. inMu must be held.
+func (c *Channel) discardLocked() { c.inQ.clear() }

@@ -1,0 +1,111 @@
+package wsroute
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes sent to clients in error frames and HTTP refusals. Handlers may
+// also use application codes of their own through NewError.
+const (
+	CodeBadRequest      = "bad_request"     // the frame could not be understood
+	CodeNotFound        = "not_found"       // no route, or a handler found no such thing
+	CodeUnauthenticated = "unauthenticated" // a session is required
+	CodeForbidden       = "forbidden"       // permissions refused
+	CodeInvalid         = "invalid"         // the input failed its schema or its Go type
+	CodeRateLimited     = "rate_limited"    // too many messages
+	CodeUnavailable     = "unavailable"     // shutting down or at capacity
+	CodeInternal        = "internal"        // a handler failed; details are logged, never sent
+)
+
+// Sentinel errors returned by the package.
+var (
+	// ErrClosed is returned when sending on, or subscribing, a channel that is closed.
+	ErrClosed = errors.New("wsroute: channel closed")
+	// ErrNotOpen is returned by Send before the channel's connection is upgraded,
+	// for example from middleware running in the open lifecycle.
+	ErrNotOpen = errors.New("wsroute: channel not open yet")
+	// ErrSlowConsumer is returned by Send when the channel's send queue is full;
+	// the channel is dropped at the same time.
+	ErrSlowConsumer = errors.New("wsroute: slow consumer")
+	// ErrNoReply, returned by a handler, sends nothing back to the client. It is
+	// the documented way for a routed handler to stay silent (for example when it
+	// answers later with Channel.Send).
+	ErrNoReply = errors.New("wsroute: no reply")
+	// ErrShutdown is returned by Publish and channel operations once Router.Shutdown has begun.
+	ErrShutdown = errors.New("wsroute: router shut down")
+)
+
+// Error is an error a client sees: it is sent as
+// {"error":{"code":..,"message":..,"details":[..]}} with the route key and ref of
+// the frame that caused it. Handlers return an *Error (wrapped or not) to choose
+// the code; any other error becomes CodeInternal with a generic message.
+type Error struct {
+	Code    string   // machine-readable code, e.g. CodeForbidden or an application code
+	Message string   // human-readable message, sent to the client
+	Details []Detail // per-field failures; set for CodeInvalid
+	// Err is an optional cause. It is logged, never sent to the client.
+	Err error
+}
+
+// Detail is one failure inside an invalid input.
+type Detail struct {
+	// Pointer is an escaped JSON pointer into the route's input ("" is the input itself).
+	Pointer string `json:"pointer"`
+	// Message says what is wrong at Pointer.
+	Message string `json:"message"`
+}
+
+// NewError returns an *Error with the given code and message.
+func NewError(code, message string) *Error {
+	return &Error{Code: code, Message: message}
+}
+
+// Errorf returns an *Error with the given code and a formatted message. A %w
+// verb sets Err (logged, not sent) as well as formatting into the message.
+func Errorf(code, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Code: code, Message: err.Error(), Err: errors.Unwrap(err)}
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("wsroute: %s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("wsroute: %s: %s", e.Code, e.Message)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, wsroute.NewError(wsroute.CodeForbidden, "")) matches any
+// forbidden error.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// wireError is the JSON shape of an error frame's "error" member.
+type wireError struct {
+	Code    string   `json:"code"`
+	Message string   `json:"message"`
+	Details []Detail `json:"details,omitempty"`
+}
+
+// Messages used for errors the pipeline raises itself.
+var (
+	errUnauthenticated = NewError(CodeUnauthenticated, "authentication required")
+	errForbidden       = NewError(CodeForbidden, "permission denied")
+	errInternal        = NewError(CodeInternal, "internal error")
+)
+
+// toError converts any handler error to the *Error a client sees and reports
+// whether the original must be logged (it was not an *Error).
+func toError(err error) (e *Error, logIt bool) {
+	if errors.As(err, &e) {
+		return e, e.Code == CodeInternal && e.Err != nil
+	}
+	return errInternal, true
+}

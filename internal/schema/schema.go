@@ -1,0 +1,213 @@
+// Package schema compiles the JSON Schemas attached to message routes and
+// validates inbound message input against them.
+//
+// It wraps github.com/santhosh-tekuri/jsonschema/v6: schemas are compiled once
+// (draft 2020-12 by default, format assertion on) and a compiled [Schema]
+// reports every leaf failure as a [Detail] with an escaped JSON pointer and a
+// stable English message.
+package schema
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	neturl "net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+type sourceKind uint8
+
+const (
+	kindNone sourceKind = iota
+	kindText
+	kindFile
+	kindFS
+)
+
+// inlineURL is the location given to schemas compiled from a string or bytes.
+// Relative $refs in them resolve under the "inline" scheme, which nothing
+// loads, so an inline schema cannot reach the file system or the network.
+const inlineURL = "inline:///schema.json"
+
+// Source says where a schema comes from. Exactly one of the forms is used:
+// text ([FromString], [FromBytes]), a file on disk ([FromFile]) or a file in
+// an fs.FS ([FromFS]). The zero Source is empty and does not compile.
+type Source struct {
+	kind sourceKind
+	text []byte
+	path string
+	fsys fs.FS
+}
+
+// FromString returns a Source holding the schema text s.
+func FromString(s string) Source {
+	return Source{kind: kindText, text: []byte(s)}
+}
+
+// FromBytes returns a Source holding the schema text b. b is copied, so the
+// caller may reuse it.
+func FromBytes(b []byte) Source {
+	return Source{kind: kindText, text: bytes.Clone(b)}
+}
+
+// FromFile returns a Source for the schema in the file at path on disk.
+// Relative $refs in it resolve against the file's directory.
+func FromFile(path string) Source {
+	return Source{kind: kindFile, path: path}
+}
+
+// FromFS returns a Source for the schema at path (slash-separated, as
+// fs.ValidPath wants) in fsys, e.g. an embed.FS. $refs between files of fsys
+// resolve: relative refs ("title.json", "../defs/x.json#/$defs/y") are
+// resolved against the referring file's directory and read from fsys.
+func FromFS(fsys fs.FS, path string) Source {
+	return Source{kind: kindFS, fsys: fsys, path: path}
+}
+
+// String describes the source for error messages: "inline schema",
+// "file x.json" or "fs:schemas/todo.json".
+func (s Source) String() string {
+	switch s.kind {
+	case kindText:
+		return "inline schema"
+	case kindFile:
+		return "file " + s.path
+	case kindFS:
+		return "fs:" + s.path
+	default:
+		return "empty schema source"
+	}
+}
+
+// Schema is a compiled schema, safe for concurrent use.
+type Schema struct {
+	sch   *jsonschema.Schema
+	props []string
+}
+
+// Compile compiles src with draft 2020-12 as default ($schema in the document
+// selects another draft) and format assertion on. Errors start with
+// "schema: " and the source, e.g. `schema: file todo.json: invalid JSON: ...`.
+func Compile(src Source) (*Schema, error) {
+	doc, loc, loader, err := src.load()
+	if err != nil {
+		return nil, fmt.Errorf("schema: %s: %w", src, err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	c.UseLoader(loader)
+	if err := c.AddResource(loc, doc); err != nil {
+		return nil, fmt.Errorf("schema: %s: %w", src, err)
+	}
+	sch, err := c.Compile(loc)
+	if err != nil {
+		return nil, fmt.Errorf("schema: %s: %w", src, err)
+	}
+	return &Schema{sch: sch, props: topLevelNames(sch)}, nil
+}
+
+// load reads and parses the root document of s and returns it with the
+// location to register it under and the loader for the documents it refers to.
+func (s Source) load() (doc any, loc string, loader jsonschema.URLLoader, err error) {
+	var data []byte
+	switch s.kind {
+	case kindText:
+		data, loc, loader = s.text, inlineURL, noLoader{}
+	case kindFile:
+		abs, err := filepath.Abs(s.path)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if data, err = os.ReadFile(abs); err != nil {
+			return nil, "", nil, err
+		}
+		// Only file: URLs are loaded; a $ref to http(s) is an error, not a
+		// network request.
+		loc, loader = abs, jsonschema.SchemeURLLoader{"file": jsonschema.FileLoader{}}
+	case kindFS:
+		if s.fsys == nil {
+			return nil, "", nil, errors.New("nil fs.FS")
+		}
+		if !fs.ValidPath(s.path) {
+			return nil, "", nil, fmt.Errorf("invalid fs path %q", s.path)
+		}
+		if data, err = fs.ReadFile(s.fsys, s.path); err != nil {
+			return nil, "", nil, err
+		}
+		loc, loader = fsURL(s.path), fsLoader{s.fsys}
+	default:
+		return nil, "", nil, errors.New("no schema given")
+	}
+	doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	return doc, loc, loader, nil
+}
+
+// fsURL returns the URL under which the file p of an fs.FS is registered.
+func fsURL(p string) string {
+	return (&neturl.URL{Scheme: "fs", Path: "/" + p}).String()
+}
+
+// fsLoader loads "fs:///path" URLs from an fs.FS.
+type fsLoader struct{ fsys fs.FS }
+
+// Load implements jsonschema.URLLoader.
+func (l fsLoader) Load(rawURL string) (any, error) {
+	u, err := neturl.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "fs" || u.Host != "" {
+		return nil, fmt.Errorf("only refs to files of the same fs.FS can be loaded, not %q", rawURL)
+	}
+	p := path.Clean(u.Path)
+	if len(p) < 2 || !fs.ValidPath(p[1:]) {
+		return nil, fmt.Errorf("invalid fs path %q", u.Path)
+	}
+	data, err := fs.ReadFile(l.fsys, p[1:])
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	return doc, nil
+}
+
+// noLoader refuses every URL: inline schemas are self-contained.
+type noLoader struct{}
+
+// Load implements jsonschema.URLLoader.
+func (noLoader) Load(rawURL string) (any, error) {
+	return nil, errors.New("an inline schema can only refer to itself and the standard metaschemas")
+}
+
+// topLevelNames returns the sorted, deduplicated names under the top-level
+// "properties" and "required" of sch.
+func topLevelNames(sch *jsonschema.Schema) []string {
+	names := make([]string, 0, len(sch.Properties)+len(sch.Required))
+	for name := range sch.Properties {
+		names = append(names, name)
+	}
+	names = append(names, sch.Required...)
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// Properties returns the names listed under the top-level "properties" and
+// the top-level "required" of the schema, sorted and deduplicated, so the
+// caller can refuse schemas that use reserved keys. Names reached only
+// through $ref, allOf and the like are not included. The result is a copy.
+func (s *Schema) Properties() []string {
+	return slices.Clone(s.props)
+}

@@ -1,0 +1,242 @@
+package wsroute
+
+import (
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/wsroute/wsroute/internal/frame"
+)
+
+// Message is what middleware, permissions and the default handler see of one
+// stage of a channel's life: an inbound frame, or the opening itself
+// (IsOpen). Its byte slices must not be modified; they are valid until the
+// handler returns.
+type Message struct {
+	open  bool
+	cr    *ChannelRoute
+	route *route
+	data  []byte
+	f     frame.Frame
+	input []byte // Input, built on first use
+
+	reply []byte // the frame to send once the pipeline succeeded; nil: none
+}
+
+// IsOpen reports whether this is the open lifecycle rather than a message.
+func (m *Message) IsOpen() bool { return m.open }
+
+// Route returns the name of the route handling the message: the route key's
+// value, or "" for the default handler and at open.
+func (m *Message) Route() string {
+	if m.route == nil {
+		return ""
+	}
+	return m.route.name
+}
+
+// Data returns the frame exactly as received (nil at open).
+func (m *Message) Data() []byte { return m.data }
+
+// IsJSON reports whether the frame is valid JSON. The default handler also
+// receives text that is not.
+func (m *Message) IsJSON() bool { return m.f.Kind != frame.Invalid }
+
+// Ref returns the frame's correlation value as raw JSON, or nil when it has none.
+func (m *Message) Ref() json.RawMessage {
+	if !m.f.Ref.Found || m.f.Ref.Dup {
+		return nil
+	}
+	return m.f.Ref.Raw
+}
+
+// Input returns the message's input as raw JSON: for a routed message the
+// object without the route key and the ref (what the schema validates and
+// the handler decodes); for the default handler the whole frame when it is
+// JSON, nil otherwise.
+func (m *Message) Input() json.RawMessage {
+	switch {
+	case m.f.Kind == frame.Invalid:
+		return nil
+	case m.route == nil || m.route.name == "":
+		return m.data
+	}
+	if m.input == nil {
+		m.input = frame.AppendWithout(nil, m.data, m.cr.cfg.RouteKey, m.cr.cfg.RefKey)
+	}
+	return m.input
+}
+
+// routeRaw returns the route key's raw value when it is a string, for echoing.
+func (m *Message) routeRaw() []byte {
+	if m.f.Route.Found && !m.f.Route.Dup && m.f.Route.Kind == frame.String {
+		return m.f.Route.Raw
+	}
+	return nil
+}
+
+// setReply encodes a routed handler's result as the protocol says: object
+// merged with the route key and ref, null → ack, anything else → "result".
+func (m *Message) setReply(res any, p outputPlan) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("wsroute: encode reply: %w", err)
+	}
+	cfg := &m.cr.cfg
+	trusted := p.trusted && len(b) > 0 && b[0] == '{'
+	m.reply = frame.AppendReply(make([]byte, 0, len(b)+len(cfg.RouteKey)+len(cfg.RefKey)+len(m.f.Route.Raw)+len(m.f.Ref.Raw)+8),
+		cfg.RouteKey, m.routeRaw(), cfg.RefKey, m.Ref(), b, trusted)
+	return nil
+}
+
+// setRawReply encodes the default handler's result as it is; null sends nothing.
+func (m *Message) setRawReply(res any) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("wsroute: encode reply: %w", err)
+	}
+	if string(b) != "null" {
+		m.reply = b
+	}
+	return nil
+}
+
+// errorFrame encodes e as an error frame for m: {"action":..,"ref":..,"error":{..}}.
+func (m *Message) errorFrame(e *Error) []byte {
+	b, err := json.Marshal(struct {
+		Error wireError `json:"error"`
+	}{wireError{Code: e.Code, Message: e.Message, Details: e.Details}})
+	if err != nil { // only a broken application code string could do this
+		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	cfg := &m.cr.cfg
+	return frame.AppendReply(nil, cfg.RouteKey, m.routeRaw(), cfg.RefKey, m.Ref(), b, true)
+}
+
+// inputPlan says how a route decodes its input into its Go type.
+type inputPlan struct {
+	// whole: decode the whole frame directly (the type is a plain struct
+	// without the route key or ref among its fields, so they are ignored),
+	// which saves building the input object.
+	whole bool
+}
+
+func inputPlanFor[In any](where, routeKey, refKey string) inputPlan {
+	t := reflect.TypeFor[In]()
+	checkReserved(where, "input type", t, routeKey, refKey)
+	return inputPlan{whole: plainStruct(t, jsonUnmarshalerType, textUnmarshalerType)}
+}
+
+func (p inputPlan) decode(m *Message, v any) error {
+	data := m.data
+	if !p.whole {
+		data = m.Input()
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return decodeError(err)
+	}
+	return nil
+}
+
+// outputPlan says how a route's result is merged into its reply.
+type outputPlan struct {
+	// trusted: the result type is a plain struct without the route key or
+	// ref among its fields, so its encoding needs no scan for them.
+	trusted bool
+}
+
+func outputPlanFor[Out any](where, routeKey, refKey string) outputPlan {
+	t := reflect.TypeFor[Out]()
+	checkReserved(where, "output type", t, routeKey, refKey)
+	return outputPlan{trusted: plainStruct(t, jsonMarshalerType, textMarshalerType)}
+}
+
+var (
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	jsonMarshalerType   = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType   = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// plainStruct reports whether t (or what it points to) is a struct that
+// encoding/json handles field by field, without a custom (un)marshaler.
+func plainStruct(t reflect.Type, custom ...reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		for _, c := range custom {
+			if t.Implements(c) {
+				return false
+			}
+		}
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for _, c := range custom {
+		if t.Implements(c) || reflect.PointerTo(t).Implements(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkReserved panics if struct type t has a JSON field named like the route
+// key or the ref. The match ignores case because encoding/json's decoding does.
+func checkReserved(where, what string, t reflect.Type, keys ...string) {
+	for _, name := range jsonFieldNames(t, 0) {
+		for _, k := range keys {
+			if strings.EqualFold(name, k) {
+				panic(fmt.Sprintf("%s: %s %v has a field named %q, which is reserved for the route key or ref", where, what, t, name))
+			}
+		}
+	}
+}
+
+// jsonFieldNames returns the top-level JSON member names of t's encoding.
+func jsonFieldNames(t reflect.Type, depth int) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || depth > 8 {
+		return nil
+	}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			names = append(names, jsonFieldNames(f.Type, depth+1)...)
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+// decodeError turns an encoding/json error into an invalid *Error.
+func decodeError(err error) *Error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		ptr := ""
+		if te.Field != "" {
+			ptr = "/" + strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(te.Field, "~", "~0"), "/", "~1"), ".", "/")
+		}
+		return &Error{Code: CodeInvalid, Message: "input is invalid", Err: err, Details: []Detail{{
+			Pointer: ptr, Message: fmt.Sprintf("expected %v, got %s", te.Type, te.Value),
+		}}}
+	}
+	return &Error{Code: CodeInvalid, Message: "input is invalid", Err: err, Details: []Detail{{Message: err.Error()}}}
+}

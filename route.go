@@ -1,0 +1,252 @@
+package wsroute
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/wsroute/wsroute/internal/schema"
+)
+
+// ChannelConfig configures a channel route: what happens when a connection
+// opens on its path, for each of its messages, and when it closes. The zero
+// value is a channel that requires a session to open, routes on "action",
+// correlates on "ref" and has no routes yet.
+type ChannelConfig struct {
+	// Name identifies the channel in logs and observers. Default: the pattern.
+	// Names are unique within a Router.
+	Name string
+	// RouteKey is the message field whose string value selects a route.
+	// Default "action".
+	RouteKey string
+	// RefKey is the correlation field, echoed byte for byte in every reply and
+	// error to that frame. Default "ref".
+	RefKey string
+
+	// Public lets a connection open without a session (for example a channel
+	// that logs in by message). Default false: opening requires one (401).
+	Public bool
+	// Authenticator establishes the session while opening. Default
+	// Options.Authenticator.
+	Authenticator Authenticator
+	// Permissions must allow the opening (403). Default: none.
+	Permissions Permission
+	// Middleware wraps the open lifecycle and every message of the channel,
+	// inside the Router's middleware.
+	Middleware []Middleware
+
+	// OnConnect runs after the upgrade and before the first message is read:
+	// nothing reaches a handler before it returns. An error closes the
+	// channel with 1011 (and OnDisconnect does not run).
+	OnConnect func(ctx context.Context, c *Channel) error
+	// OnDisconnect runs exactly once for every channel whose OnConnect
+	// returned nil, however the channel closed, after its last handler
+	// returned and its subscriptions were dropped.
+	OnDisconnect func(ctx context.Context, c *Channel, info CloseInfo)
+
+	// Parallel is how many messages of one connection may be handled at
+	// once. Default 1: in arrival order, replies in order. Above 1, replies
+	// may come out of order and clients correlate them by ref.
+	Parallel int
+}
+
+// RouteConfig configures one message route (or the default handler). The zero
+// value is a route that requires a session and has no permissions, schema or
+// middleware.
+type RouteConfig struct {
+	// Public lets messages through without a session (a log-in route).
+	// Default false: a session is required (unauthenticated).
+	Public bool
+	// Permissions must allow the message (forbidden). They see the raw input.
+	Permissions Permission
+	// Schema validates the route's input (the message without the route key
+	// and the ref) before it is decoded (invalid). Compiled at registration.
+	Schema *Schema
+	// Middleware wraps this route's messages, inside the channel's middleware.
+	Middleware []Middleware
+}
+
+// ChannelRoute is a channel registered on a Router with Router.Route. Add its
+// message routes with Handle and its default handler with HandleDefault, all
+// before the Router serves its first request.
+type ChannelRoute struct {
+	router   *Router
+	name     string
+	pattern  string
+	cfg      ChannelConfig
+	open     Handler           // middleware-wrapped open stages
+	routes   map[string]*route // by route-key value
+	fallback *route            // the default handler, or nil
+}
+
+// route is one message route, ready to run.
+type route struct {
+	name  string // "" for the default handler
+	chain Handler
+}
+
+// Name returns the channel's name.
+func (cr *ChannelRoute) Name() string { return cr.name }
+
+// Pattern returns the channel's path pattern.
+func (cr *ChannelRoute) Pattern() string { return cr.pattern }
+
+// Handle registers fn as the handler of messages whose route key is name. The
+// message's input (the object without the route key and the ref) is
+// validated against cfg's schema, if any, then decoded into an In; the Out fn
+// returns is sent as the reply:
+//
+//   - an Out that encodes to a JSON object is merged with the route key and
+//     ref: {"action":"create","ref":"7","todo":{...}};
+//   - one that encodes to null (a nil pointer, for instance) sends an ack:
+//     {"action":"create","ref":"7"};
+//   - anything else is wrapped: {"action":"list","ref":"7","result":[...]}.
+//
+// Returning ErrNoReply sends nothing; returning an *Error sends it as an error
+// frame; any other error sends CodeInternal and is logged.
+//
+// Handle panics, naming the route, if name is empty or taken, fn is nil, more
+// than one cfg is given, the schema does not compile, or In, Out or the schema
+// use the route key or ref as a property name.
+func Handle[In, Out any](cr *ChannelRoute, name string, fn func(ctx context.Context, c *Channel, in In) (Out, error), cfg ...RouteConfig) {
+	where := fmt.Sprintf("wsroute: channel %q route %q", cr.name, name)
+	if name == "" {
+		panic(where + ": empty route name")
+	}
+	if fn == nil {
+		panic(where + ": nil handler")
+	}
+	if _, dup := cr.routes[name]; dup {
+		panic(where + ": registered twice")
+	}
+	in := inputPlanFor[In](where, cr.cfg.RouteKey, cr.cfg.RefKey)
+	out := outputPlanFor[Out](where, cr.cfg.RouteKey, cr.cfg.RefKey)
+	invoke := func(ctx context.Context, c *Channel, m *Message) error {
+		var v In
+		if err := in.decode(m, &v); err != nil {
+			return err
+		}
+		res, err := fn(ctx, c, v)
+		if err != nil {
+			return err
+		}
+		return m.setReply(res, out)
+	}
+	cr.routes[name] = cr.newRoute(where, name, invoke, cfg)
+}
+
+// HandleDefault registers fn as the channel's default handler: it receives
+// every frame that names no route, including text that is not JSON (see
+// Message.IsJSON). Its result is sent as it is; a result that encodes to null
+// sends nothing. Without a default handler such frames are answered with
+// not_found (or bad_request for text that is not JSON).
+//
+// The default handler requires a session unless cfg says Public.
+func HandleDefault[Out any](cr *ChannelRoute, fn func(ctx context.Context, c *Channel, m *Message) (Out, error), cfg ...RouteConfig) {
+	where := fmt.Sprintf("wsroute: channel %q default handler", cr.name)
+	if fn == nil {
+		panic(where + ": nil handler")
+	}
+	if cr.fallback != nil {
+		panic(where + ": registered twice")
+	}
+	invoke := func(ctx context.Context, c *Channel, m *Message) error {
+		res, err := fn(ctx, c, m)
+		if err != nil {
+			return err
+		}
+		return m.setRawReply(res)
+	}
+	cr.fallback = cr.newRoute(where, "", invoke, cfg)
+}
+
+// newRoute builds a route's pipeline: middleware (router, channel, route)
+// around auth → permissions → validation → invoke (decode, handler, reply).
+func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []RouteConfig) *route {
+	cr.router.mustNotServe(where)
+	if len(cfgs) > 1 {
+		panic(where + ": more than one RouteConfig")
+	}
+	var cfg RouteConfig
+	if len(cfgs) == 1 {
+		cfg = cfgs[0]
+	}
+	var sch *schema.Schema
+	if cfg.Schema != nil {
+		sch = cfg.Schema.mustCompile(where, cr.cfg.RouteKey, cr.cfg.RefKey)
+	}
+	public, perm := cfg.Public, cfg.Permissions
+	terminal := HandlerFunc(func(ctx context.Context, c *Channel, m *Message) error {
+		if err := authStage(ctx, c, nil, public); err != nil {
+			return err
+		}
+		if err := permissionStage(ctx, c, m, perm); err != nil {
+			return err
+		}
+		if sch != nil {
+			if err := validateStage(m, sch); err != nil {
+				return err
+			}
+		}
+		return invoke(ctx, c, m)
+	})
+	return &route{
+		name:  name,
+		chain: chain(terminal, cr.router.opts.Middleware, cr.cfg.Middleware, cfg.Middleware),
+	}
+}
+
+// newChannelRoute fills cfg's defaults and builds the open pipeline.
+func newChannelRoute(r *Router, pattern string, cfg ChannelConfig) *ChannelRoute {
+	if cfg.Name == "" {
+		cfg.Name = pattern
+	}
+	if cfg.RouteKey == "" {
+		cfg.RouteKey = "action"
+	}
+	if cfg.RefKey == "" {
+		cfg.RefKey = "ref"
+	}
+	if cfg.RouteKey == cfg.RefKey {
+		panic(fmt.Sprintf("wsroute: channel %q: RouteKey and RefKey are both %q", cfg.Name, cfg.RouteKey))
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 1
+	}
+	if cfg.Authenticator == nil {
+		cfg.Authenticator = r.opts.Authenticator
+	}
+	cfg.Middleware = append([]Middleware(nil), cfg.Middleware...)
+	cr := &ChannelRoute{
+		router:  r,
+		name:    cfg.Name,
+		pattern: pattern,
+		cfg:     cfg,
+		routes:  make(map[string]*route),
+	}
+	auth, public, perm := cfg.Authenticator, cfg.Public, cfg.Permissions
+	cr.open = chain(HandlerFunc(func(ctx context.Context, c *Channel, m *Message) error {
+		if err := authStage(ctx, c, auth, public); err != nil {
+			return err
+		}
+		return permissionStage(ctx, c, m, perm)
+	}), r.opts.Middleware, cfg.Middleware)
+	return cr
+}
+
+// lookup returns the route a frame's route-key value names, or nil.
+func (cr *ChannelRoute) lookup(name string) *route { return cr.routes[name] }
+
+// checkPattern refuses what a channel pattern may not contain.
+func checkPattern(pattern string) error {
+	if pattern == "" {
+		return fmt.Errorf("empty pattern")
+	}
+	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
+		return fmt.Errorf("pattern %q has a method or space; channel patterns are [HOST]/PATH (the method is always GET)", pattern)
+	}
+	if !strings.Contains(pattern, "/") {
+		return fmt.Errorf("pattern %q has no path", pattern)
+	}
+	return nil
+}

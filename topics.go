@@ -1,0 +1,172 @@
+package wsroute
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+)
+
+// PublishOptions tunes one Router.Publish.
+type PublishOptions struct {
+	// Exclude is a channel that must not receive the event, usually the
+	// one whose message caused it. It may live on any node.
+	Exclude *Channel
+}
+
+// hub holds this node's topic subscriptions and fans events out to them.
+type hub struct {
+	r      *Router
+	broker Broker
+	mu     sync.RWMutex                      // guards topics and every Channel's topics field
+	topics map[string]map[*Channel]struct{} // topic → local subscribers
+}
+
+func (h *hub) init(r *Router, b Broker) {
+	h.r, h.broker = r, b
+	h.topics = make(map[string]map[*Channel]struct{})
+	b.Attach(r.node, h.deliverRemote)
+}
+
+// Subscribe adds the channel to topic's subscribers; it is idempotent. Topic
+// events arrive as {"topic":"<topic>","data":<payload>}. It returns ErrClosed
+// once the channel is closing, and the broker's error when this node's first
+// subscription to topic could not be made with it.
+func (c *Channel) Subscribe(topic string) error {
+	h := &c.router.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.state.Load() == stateClosed {
+		return ErrClosed
+	}
+	if _, ok := c.topics[topic]; ok {
+		return nil
+	}
+	subs := h.topics[topic]
+	if subs == nil {
+		if err := h.broker.Subscribe(c.ctx, c.router.node, topic); err != nil {
+			return fmt.Errorf("wsroute: subscribe %q: %w", topic, err)
+		}
+		subs = make(map[*Channel]struct{})
+		h.topics[topic] = subs
+	}
+	subs[c] = struct{}{}
+	if c.topics == nil {
+		c.topics = make(map[string]struct{})
+	}
+	c.topics[topic] = struct{}{}
+	return nil
+}
+
+// Unsubscribe removes the channel from topic's subscribers; it is idempotent.
+func (c *Channel) Unsubscribe(topic string) {
+	h := &c.router.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removeLocked(c, topic)
+}
+
+// UnsubscribeAll removes the channel from every topic (log-out does this).
+func (c *Channel) UnsubscribeAll() { c.router.hub.dropAll(c) }
+
+// Topics returns the channel's topics, sorted.
+func (c *Channel) Topics() []string {
+	h := &c.router.hub
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ts := make([]string, 0, len(c.topics))
+	for t := range c.topics {
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
+	return ts
+}
+
+func (h *hub) removeLocked(c *Channel, topic string) {
+	if _, ok := c.topics[topic]; !ok {
+		return
+	}
+	delete(c.topics, topic)
+	subs := h.topics[topic]
+	delete(subs, c)
+	if len(subs) == 0 {
+		delete(h.topics, topic)
+		if err := h.broker.Unsubscribe(context.WithoutCancel(c.ctx), h.r.node, topic); err != nil {
+			h.r.log.Warn("wsroute: broker unsubscribe failed", "topic", topic, "err", err)
+		}
+	}
+}
+
+// dropAll removes c from all its topics.
+func (h *hub) dropAll(c *Channel) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for t := range c.topics {
+		h.removeLocked(c, t)
+	}
+}
+
+// Publish sends payload as the event {"topic":topic,"data":payload} to every
+// channel subscribed to topic, on this node and, through the Broker, on the
+// others. The frame is encoded once. Delivery never blocks: a subscriber
+// whose send queue is full is dropped as a slow consumer. Local subscribers
+// always get the event; a broker error is returned after that.
+func (r *Router) Publish(ctx context.Context, topic string, payload any, opts PublishOptions) error {
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("wsroute: publish %q: encode payload: %w", topic, err)
+	}
+	exclude := ""
+	if opts.Exclude != nil {
+		exclude = opts.Exclude.id
+	}
+	n := r.hub.deliver(topic, data, exclude)
+	err = r.hub.broker.Publish(ctx, Envelope{Node: r.node, Topic: topic, Data: data, Exclude: exclude})
+	if err != nil {
+		err = fmt.Errorf("wsroute: publish %q: %w", topic, err)
+	}
+	r.obs.publish(PublishInfo{Topic: topic, Local: n, Err: err})
+	return err
+}
+
+// deliverRemote delivers an event that arrived from another node.
+func (h *hub) deliverRemote(e Envelope) {
+	if e.Node == h.r.node {
+		return // our own publish, already delivered locally
+	}
+	h.deliver(e.Topic, e.Data, e.Exclude)
+}
+
+// deliver queues the event frame for each local subscriber but exclude and
+// returns how many it reached. The subscriber list is copied under the lock
+// and the frames are queued outside it.
+func (h *hub) deliver(topic string, data json.RawMessage, exclude string) int {
+	h.mu.RLock()
+	subs := make([]*Channel, 0, len(h.topics[topic]))
+	for c := range h.topics[topic] {
+		if c.id != exclude {
+			subs = append(subs, c)
+		}
+	}
+	h.mu.RUnlock()
+	if len(subs) == 0 {
+		return 0
+	}
+	b := make([]byte, 0, len(topic)+len(data)+20)
+	b = append(b, `{"topic":`...)
+	b = strconv.AppendQuote(b, topic)
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	b = append(b, '}')
+	n := 0
+	for _, c := range subs {
+		if c.enqueue(b) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *hub) close() error { return h.broker.Detach(h.r.node) }

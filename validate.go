@@ -1,0 +1,71 @@
+package wsroute
+
+import (
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/wsroute/wsroute/internal/schema"
+)
+
+// Schema is a JSON Schema for a route's input, set in RouteConfig.Schema and
+// compiled once when the route is registered (draft 2020-12 unless the
+// document's $schema names another; "format" is asserted). Build one with
+// SchemaString, SchemaBytes, SchemaFile or SchemaFS.
+//
+// The schema validates the message's input: the object without the route key
+// and the ref. It may not name either of them as a property.
+type Schema struct {
+	src schema.Source
+}
+
+// SchemaString returns a Schema from JSON text.
+func SchemaString(s string) *Schema { return &Schema{src: schema.FromString(s)} }
+
+// SchemaBytes returns a Schema from JSON bytes.
+func SchemaBytes(b []byte) *Schema { return &Schema{src: schema.FromBytes(b)} }
+
+// SchemaFile returns a Schema read from a file when the route is registered.
+// Relative $refs resolve against the file's directory.
+func SchemaFile(path string) *Schema { return &Schema{src: schema.FromFile(path)} }
+
+// SchemaFS returns a Schema read from fsys (an embed.FS, say). $refs between
+// files of fsys resolve.
+func SchemaFS(fsys fs.FS, path string) *Schema { return &Schema{src: schema.FromFS(fsys, path)} }
+
+// mustCompile compiles s for a route or panics naming it.
+func (s *Schema) mustCompile(where string, reserved ...string) *schema.Schema {
+	sch, err := schema.Compile(s.src)
+	if err != nil {
+		panic(fmt.Sprintf("%s: schema: %v", where, err))
+	}
+	for _, p := range sch.Properties() {
+		for _, k := range reserved {
+			if strings.EqualFold(p, k) {
+				panic(fmt.Sprintf("%s: schema %s names property %q, which is reserved for the route key or ref", where, s.src, p))
+			}
+		}
+	}
+	return sch
+}
+
+// validateStage validates a routed message's input against sch.
+func validateStage(m *Message, sch *schema.Schema) error {
+	v, err := schema.Decode(m.data)
+	if err != nil { // the frame was valid JSON; only numbers beyond any range get here
+		return &Error{Code: CodeInvalid, Message: "input is invalid", Err: err, Details: []Detail{{Message: "cannot decode input"}}}
+	}
+	if obj, ok := v.(map[string]any); ok {
+		delete(obj, m.cr.cfg.RouteKey)
+		delete(obj, m.cr.cfg.RefKey)
+	}
+	details := sch.Validate(v)
+	if len(details) == 0 {
+		return nil
+	}
+	e := &Error{Code: CodeInvalid, Message: "input is invalid", Details: make([]Detail, len(details))}
+	for i, d := range details {
+		e.Details[i] = Detail{Pointer: d.Pointer, Message: d.Message}
+	}
+	return e
+}

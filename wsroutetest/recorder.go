@@ -1,0 +1,43 @@
+package wsroutetest
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/wsroute/wsroute"
+)
+
+// Recorder is a real, open Channel for calling one handler function directly,
+// without routing: what the handler sends with Channel.Send, and the topic
+// events it receives, are recorded.
+//
+//	rec := wsroutetest.NewRecorder(t)
+//	rec.Channel.SetSession(User{ID: "alice"})
+//	out, err := createTodo(ctx, rec.Channel, CreateInput{Title: "milk"})
+//	sent := rec.Sent(t)
+type Recorder struct {
+	Channel *wsroute.Channel // the channel to pass to the handler
+	Router  *wsroute.Router  // its Router, for Publish and Len
+	conn    *Conn
+}
+
+// NewRecorder opens a public channel with no routes on a new Router in
+// memory. It is closed, and its Router shut down, when the test ends.
+func NewRecorder(t testing.TB) *Recorder {
+	t.Helper()
+	r := wsroute.New(wsroute.Options{})
+	r.Route("/", wsroute.ChannelConfig{Name: "recorder", Public: true})
+	c := MustDial(t, r, "/", nil)
+	t.Cleanup(func() { _ = r.Shutdown(t.Context()) })
+	return &Recorder{Channel: c.Channel(), Router: r, conn: c}
+}
+
+// Sent returns the frames sent to the channel's peer since the last call.
+func (rec *Recorder) Sent(t testing.TB) []json.RawMessage {
+	t.Helper()
+	frames, err := rec.conn.Received(t.Context())
+	if err != nil {
+		t.Fatalf("wsroutetest: recorder: %v", err)
+	}
+	return frames
+}

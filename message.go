@@ -45,9 +45,10 @@ func (m *Message) Data() []byte { return m.data }
 // receives text that is not.
 func (m *Message) IsJSON() bool { return m.f.Kind != frame.Invalid }
 
-// Ref returns the frame's correlation value as raw JSON, or nil when it has none.
+// Ref returns the frame's correlation value as raw JSON, or nil when it has
+// none (or one that is not a single string or number, which is refused).
 func (m *Message) Ref() json.RawMessage {
-	if !m.f.Ref.Found || m.f.Ref.Dup {
+	if !m.f.Ref.Found || m.f.Ref.Dup || (m.f.Ref.Kind != frame.String && m.f.Ref.Kind != frame.Number) {
 		return nil
 	}
 	return m.f.Ref.Raw

@@ -7,6 +7,9 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // trimJSON removes JSON whitespace (only space, \t, \n, \r) around b.
@@ -51,9 +54,9 @@ func decode(b []byte) (any, error) {
 func decodeMap(t testing.TB, b []byte) map[string]any {
 	t.Helper()
 	v, err := decode(b)
-	mustEqual(t, nil, err, "decoding ", show(b))
+	require.NoError(t, err, "decoding %q", b)
 	m, ok := v.(map[string]any)
-	mustCheck(t, ok, "not an object: ", show(b))
+	require.True(t, ok, "not an object: %q", b)
 	return m
 }
 
@@ -73,12 +76,12 @@ func wantReply(t testing.TB, routeKey string, route []byte, refKey string, ref [
 	}
 	if route != nil {
 		v, err := decode(route)
-		mustEqual(t, nil, err)
+		require.NoError(t, err)
 		want[routeKey] = v
 	}
 	if ref != nil {
 		v, err := decode(ref)
-		mustEqual(t, nil, err)
+		require.NoError(t, err)
 		want[refKey] = v
 	}
 	return want
@@ -91,14 +94,15 @@ func refFields(t testing.TB, data []byte, keys ...string) []Field {
 	fields := make([]Field, len(keys))
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
-	mustEqual(t, json.Delim('{'), tok, err)
+	require.NoError(t, err)
+	require.Equal(t, json.Delim('{'), tok)
 	for dec.More() {
 		tok, err := dec.Token()
-		mustEqual(t, nil, err)
+		require.NoError(t, err)
 		key, ok := tok.(string)
-		mustCheck(t, ok, "key is not a string: ", tok)
+		require.True(t, ok, "key is not a string: %v", tok)
 		var raw json.RawMessage
-		mustEqual(t, nil, dec.Decode(&raw))
+		require.NoError(t, dec.Decode(&raw))
 		raw = trimJSON(raw)
 		for i, k := range keys {
 			if key == k {
@@ -107,7 +111,8 @@ func refFields(t testing.TB, data []byte, keys ...string) []Field {
 		}
 	}
 	tok, err = dec.Token()
-	mustEqual(t, json.Delim('}'), tok, err)
+	require.NoError(t, err)
+	require.Equal(t, json.Delim('}'), tok)
 	return fields
 }
 
@@ -134,26 +139,26 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, key string) {
 		fr := Parse(data, key, "ref")
 		valid := json.Valid(data)
-		mustEqual(t, valid, fr.Kind != Invalid, "validity of ", show(data))
+		require.Equal(t, valid, fr.Kind != Invalid, "validity of %q", data)
 		if !valid {
-			equal(t, Frame{}, fr)
+			assert.Equal(t, Frame{}, fr)
 			return
 		}
-		equal(t, kindOf(data), fr.Kind)
+		assert.Equal(t, kindOf(data), fr.Kind)
 		if fr.Kind != Object {
-			equal(t, Field{}, fr.Route)
-			equal(t, Field{}, fr.Ref)
+			assert.Equal(t, Field{}, fr.Route)
+			assert.Equal(t, Field{}, fr.Ref)
 			return
 		}
 		want := refFields(t, data, key, "ref")
-		equal(t, want[0], fr.Route, "route key ", show(key))
-		equal(t, want[1], fr.Ref, "ref key")
+		assert.Equal(t, want[0], fr.Route, "route key %q", key)
+		assert.Equal(t, want[1], fr.Ref, "ref key")
 		if fr.Route.Kind == String {
 			s, ok := Unquote(fr.Route.Raw)
 			var ref string
-			mustEqual(t, nil, json.Unmarshal(fr.Route.Raw, &ref))
-			check(t, ok, "Unquote failed")
-			equal(t, ref, s, "Unquote")
+			require.NoError(t, json.Unmarshal(fr.Route.Raw, &ref))
+			assert.True(t, ok, "Unquote failed")
+			assert.Equal(t, ref, s, "Unquote")
 		}
 	})
 }
@@ -180,19 +185,19 @@ func FuzzAppendReply(f *testing.F) {
 			trusted = false // the caller's guarantee does not hold
 		}
 		got := AppendReply([]byte("p"), "action", route, "ref", ref, out, trusted)
-		mustEqual(t, byte('p'), got[0])
+		require.Equal(t, byte('p'), got[0])
 		got = got[1:]
-		mustCheck(t, json.Valid(got), "invalid reply ", show(got))
-		equal(t, wantReply(t, "action", route, "ref", ref, out), decodeMap(t, got))
+		require.True(t, json.Valid(got), "invalid reply %q", got)
+		assert.Equal(t, wantReply(t, "action", route, "ref", ref, out), decodeMap(t, got))
 
 		w := AppendWithout([]byte("p"), out, "action", "ref")
 		if _, isObj := v.(map[string]any); err != nil || !isObj {
-			equal(t, "p", string(w))
+			assert.Equal(t, "p", string(w))
 			return
 		}
 		w = w[1:]
-		mustCheck(t, json.Valid(w), "invalid AppendWithout output ", show(w))
-		equal(t, wantReply(t, "action", nil, "ref", nil, out), decodeMap(t, w))
+		require.True(t, json.Valid(w), "invalid AppendWithout output %q", w)
+		assert.Equal(t, wantReply(t, "action", nil, "ref", nil, out), decodeMap(t, w))
 	})
 }
 

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAppendWithout(t *testing.T) {
@@ -34,14 +37,14 @@ func TestAppendWithout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got := AppendWithout([]byte("prefix:"), []byte(tt.in), tt.keys...)
-			mustEqual(t, "prefix:"+tt.want, string(got))
+			require.Equal(t, "prefix:"+tt.want, string(got))
 			got = got[len("prefix:"):]
-			mustCheck(t, json.Valid(got), "invalid output")
+			require.True(t, json.Valid(got), "invalid output")
 			want := decodeMap(t, []byte(tt.in))
 			for _, k := range tt.keys {
 				delete(want, k)
 			}
-			equal(t, want, decodeMap(t, got))
+			assert.Equal(t, want, decodeMap(t, got))
 		})
 	}
 }
@@ -51,7 +54,7 @@ func TestAppendWithoutInvalid(t *testing.T) {
 	for _, in := range []string{``, `null`, `[]`, `"{}"`, `{`, `{"a":1,}`, `{"a":1}x`, `{"a":1} {}`, `{"action":}`, ` {"a":1}]`} {
 		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) {
 			t.Parallel()
-			equal(t, "prefix", string(AppendWithout([]byte("prefix"), []byte(in), "action")))
+			assert.Equal(t, "prefix", string(AppendWithout([]byte("prefix"), []byte(in), "action")))
 		})
 	}
 }
@@ -105,10 +108,10 @@ func TestAppendReply(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got := AppendReply([]byte("prefix:"), "action", tt.route, "ref", tt.ref, []byte(tt.out), tt.trusted)
-			mustEqual(t, "prefix:"+tt.want, string(got))
+			require.Equal(t, "prefix:"+tt.want, string(got))
 			got = got[len("prefix:"):]
-			mustCheck(t, json.Valid(got), "invalid output")
-			equal(t, wantReply(t, "action", tt.route, "ref", tt.ref, []byte(tt.out)), decodeMap(t, got))
+			require.True(t, json.Valid(got), "invalid output")
+			assert.Equal(t, wantReply(t, "action", tt.route, "ref", tt.ref, []byte(tt.out)), decodeMap(t, got))
 		})
 	}
 }
@@ -129,17 +132,17 @@ func TestAppendReplyKeyQuoting(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", tt.key), func(t *testing.T) {
 			t.Parallel()
 			got := AppendReply(nil, tt.key, []byte(`1`), "ref", nil, []byte(`{"x":2}`), false)
-			mustEqual(t, `{`+tt.want+`:1,"x":2}`, string(got))
+			require.Equal(t, `{`+tt.want+`:1,"x":2}`, string(got))
 			m := decodeMap(t, got)
-			if key, ok := Unquote([]byte(tt.want)); check(t, ok, "bad want") {
+			if key, ok := Unquote([]byte(tt.want)); assert.True(t, ok, "bad want") {
 				_, found := m[key]
-				check(t, found, "key not decoded back")
+				assert.True(t, found, "key not decoded back")
 			}
 		})
 	}
 	// A key written with escapes still drops the matching member of out.
 	got := AppendReply(nil, "a\"b", []byte(`1`), "ref", nil, []byte(`{"a\"b":2,"a\u0022b":3,"c":4}`), false)
-	equal(t, `{"a\"b":1,"c":4}`, string(got))
+	assert.Equal(t, `{"a\"b":1,"c":4}`, string(got))
 }
 
 func TestAppendReplyAllocs(t *testing.T) {
@@ -149,6 +152,6 @@ func TestAppendReplyAllocs(t *testing.T) {
 		allocs := testing.AllocsPerRun(100, func() {
 			buf = AppendReply(buf[:0], "action", []byte(`"a"`), "ref", []byte(`1`), out, trusted)
 		})
-		equal(t, 0.0, allocs, "trusted=", trusted)
+		assert.Zero(t, allocs, "trusted=%v", trusted)
 	}
 }

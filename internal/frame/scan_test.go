@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestKindString(t *testing.T) {
@@ -17,7 +20,7 @@ func TestKindString(t *testing.T) {
 		{String, "string"}, {Array, "array"}, {Object, "object"}, {Kind(42), "Kind(42)"},
 	}
 	for _, tt := range tests {
-		equal(t, tt.want, tt.k.String())
+		assert.Equal(t, tt.want, tt.k.String())
 	}
 }
 
@@ -39,11 +42,11 @@ func TestParseKind(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			t.Parallel()
 			f := Parse([]byte(tt.in), "action", "ref")
-			equal(t, tt.want, f.Kind)
-			check(t, json.Valid([]byte(tt.in)), "test input must be valid")
+			assert.Equal(t, tt.want, f.Kind)
+			assert.True(t, json.Valid([]byte(tt.in)), "test input must be valid")
 			if tt.want != Object {
-				equal(t, Field{}, f.Route)
-				equal(t, Field{}, f.Ref)
+				assert.Equal(t, Field{}, f.Route)
+				assert.Equal(t, Field{}, f.Ref)
 			}
 		})
 	}
@@ -68,8 +71,8 @@ func TestParseInvalid(t *testing.T) {
 	for _, in := range invalidInputs {
 		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) {
 			t.Parallel()
-			mustCheck(t, !json.Valid([]byte(in)), "test input must be invalid")
-			equal(t, Frame{}, Parse([]byte(in), "action", "ref"))
+			require.True(t, !json.Valid([]byte(in)), "test input must be invalid")
+			assert.Equal(t, Frame{}, Parse([]byte(in), "action", "ref"))
 		})
 	}
 }
@@ -97,9 +100,9 @@ func TestParseDepth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			equal(t, tt.want != Invalid, json.Valid(tt.in), "encoding/json disagrees with the test")
+			assert.Equal(t, tt.want != Invalid, json.Valid(tt.in), "encoding/json disagrees with the test")
 			f := Parse(tt.in, "action", "ref")
-			equal(t, tt.want, f.Kind)
+			assert.Equal(t, tt.want, f.Kind)
 		})
 	}
 }
@@ -145,9 +148,9 @@ func TestParseFields(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := Parse([]byte(tt.in), "action", "ref")
-			mustEqual(t, Object, f.Kind)
-			equal(t, tt.route, f.Route, "route")
-			equal(t, tt.ref, f.Ref, "ref")
+			require.Equal(t, Object, f.Kind)
+			assert.Equal(t, tt.route, f.Route, "route")
+			assert.Equal(t, tt.ref, f.Ref, "ref")
 		})
 	}
 }
@@ -176,12 +179,12 @@ func TestParseKeyDecoding(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := Parse([]byte(tt.in), tt.key, "\x00unused")
-			mustEqual(t, Object, f.Kind)
-			equal(t, tt.found, f.Route.Found)
+			require.Equal(t, Object, f.Kind)
+			assert.Equal(t, tt.found, f.Route.Found)
 			var m map[string]any
-			mustEqual(t, nil, json.Unmarshal([]byte(tt.in), &m))
+			require.NoError(t, json.Unmarshal([]byte(tt.in), &m))
 			_, want := m[tt.key]
-			equal(t, want, tt.found, "encoding/json disagrees with the test")
+			assert.Equal(t, want, tt.found, "encoding/json disagrees with the test")
 		})
 	}
 }
@@ -191,7 +194,7 @@ func TestParseRawIsClipped(t *testing.T) {
 	in := []byte(`{"action":"a","ref":1}`)
 	f := Parse(in, "action", "ref")
 	_ = append(f.Route.Raw, "XXXX"...)
-	equal(t, `{"action":"a","ref":1}`, string(in))
+	assert.Equal(t, `{"action":"a","ref":1}`, string(in))
 }
 
 func TestParseAllocs(t *testing.T) {
@@ -201,7 +204,7 @@ func TestParseAllocs(t *testing.T) {
 			t.Fatal("keys not found")
 		}
 	})
-	equal(t, 0.0, allocs)
+	assert.Zero(t, allocs)
 	// Escaped keys and non-ASCII keys are compared without allocating too.
 	esc := []byte(`{"\u0061ction":"echo","é":1,"r\u0065f":[1,{"a":[2]}]}`)
 	allocs = testing.AllocsPerRun(1000, func() {
@@ -209,7 +212,7 @@ func TestParseAllocs(t *testing.T) {
 			t.Fatal("keys not found")
 		}
 	})
-	equal(t, 0.0, allocs)
+	assert.Zero(t, allocs)
 }
 
 func TestUnquote(t *testing.T) {
@@ -249,17 +252,17 @@ func TestUnquote(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", tt.in), func(t *testing.T) {
 			t.Parallel()
 			got, ok := Unquote([]byte(tt.in))
-			equal(t, tt.ok, ok)
-			equal(t, tt.want, got)
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, tt.want, got)
 			var ref string
 			err := json.Unmarshal([]byte(tt.in), &ref)
 			if tt.ok {
-				mustEqual(t, nil, err)
-				equal(t, ref, got, "encoding/json decodes differently")
+				require.NoError(t, err)
+				assert.Equal(t, ref, got, "encoding/json decodes differently")
 			} else if strings.TrimSpace(tt.in) == tt.in {
 				// Unquote takes exactly one string; json.Unmarshal also
 				// allows whitespace around it.
-				check(t, err != nil, "encoding/json accepts it")
+				assert.True(t, err != nil, "encoding/json accepts it")
 			}
 		})
 	}

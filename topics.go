@@ -20,7 +20,7 @@ type PublishOptions struct {
 type hub struct {
 	r      *Router
 	broker Broker
-	mu     sync.RWMutex                      // guards topics and every Channel's topics field
+	mu     sync.RWMutex                     // guards topics and every Channel's topics field
 	topics map[string]map[*Channel]struct{} // topic → local subscribers
 }
 

@@ -125,6 +125,7 @@ var parseSeeds = []string{
 	`{"\ud83d\ude00":1,"\ud83d":2,"é":"\u00e9"}`,
 	"{\"\xff\":\"\xfe\",\"action\":\"\\ud800\\u0041\"}",
 	`[1,"a",{"b":[]},null,true,false]`,
+	`[1.5,-0.0e+1,2E-3,0,-12]`, `{"ref":1.25e+10}`, `1.e5`, `[-]`, `[1e]`,
 	`"str\n\u1234"`, `-0`, `1e400`, `null`, `01`, `1.`, `.5`, `+1`, `{"a":1,}`, `[`, `"\'"`,
 	strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
 	strings.Repeat(`{"a":`, 70) + "1" + strings.Repeat("}", 70),

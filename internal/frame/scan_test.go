@@ -96,6 +96,9 @@ func TestParseDepth(t *testing.T) {
 		{"in action 10000", []byte(`{"action":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`), Object},
 		{"in action 10001", []byte(`{"action":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`), Invalid},
 		{"unclosed 20000", []byte(strings.Repeat("[", 20000)), Invalid},
+		{"mixed 300", []byte(strings.Repeat(`[{"a":`, 150) + "1" + strings.Repeat("}]", 150)), Array},
+		{"mixed 300 wrong closer deep", []byte(strings.Repeat(`[{"a":`, 150) + "1" + strings.Repeat("}]", 20) + "]}" + strings.Repeat("}]", 129)), Invalid},
+		{"mixed 300 wrong closer shallow", []byte(strings.Repeat(`[{"a":`, 150) + "1" + strings.Repeat("}]", 149) + "]}"), Invalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

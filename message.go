@@ -13,8 +13,8 @@ import (
 
 // Message is what middleware, permissions and the default handler see of one
 // stage of a channel's life: an inbound frame, or the opening itself
-// (IsOpen). Its byte slices must not be modified; they are valid until the
-// handler returns.
+// (IsOpen). Its byte slices must not be modified; they are never reused, so
+// they may be kept (returned as a json.RawMessage, say).
 type Message struct {
 	open  bool
 	cr    *ChannelRoute

@@ -1,8 +1,10 @@
 package wsroutetest
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/wsroute/wsroute"
 )
@@ -28,7 +30,14 @@ func NewRecorder(t testing.TB) *Recorder {
 	r := wsroute.New(wsroute.Options{})
 	r.Route("/", wsroute.ChannelConfig{Name: "recorder", Public: true})
 	c := MustDial(t, r, "/", nil)
-	t.Cleanup(func() { _ = r.Shutdown(t.Context()) })
+	t.Cleanup(func() {
+		// t.Context is already cancelled when cleanups run: give Shutdown its own deadline.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := r.Shutdown(ctx); err != nil {
+			t.Errorf("wsroutetest: recorder: shutdown: %v", err)
+		}
+	})
 	return &Recorder{Channel: c.Channel(), Router: r, conn: c}
 }
 

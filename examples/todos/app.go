@@ -52,7 +52,8 @@ type app struct {
 func newApp(logger *slog.Logger) (*app, http.Handler) {
 	a := &app{store: newStore(), log: logger}
 	a.router = wsroute.New(wsroute.Options{
-		Logger: logger,
+		Logger:   logger,
+		Observer: observer(logger),
 		// The default authenticator of both channels: a valid token from
 		// "Authorization: Bearer" or "?token=" sets the session; an unknown
 		// one is logged at debug level and ignored, so each channel's own

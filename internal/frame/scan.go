@@ -256,8 +256,6 @@ value: // data[i] must start a value
 	case '{', '[':
 		depth++
 		goto open
-	case '"':
-		i, _ = scanString(data, i)
 	default:
 		i, _ = scanValue(data, i, depth)
 	}

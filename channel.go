@@ -175,8 +175,11 @@ func (c *Channel) enqueue(b []byte) error {
 
 // write is the writer goroutine: it drains the send queue and exits when it
 // is empty. Start and exit are decided under outMu, so no frame is stranded.
+// Each write is bounded by WriteTimeout.
 func (c *Channel) write() {
 	defer c.workersWG.Done()
+	var wt writeTimer
+	defer wt.stop()
 	for {
 		c.outMu.Lock()
 		if c.outQ.len() == 0 {
@@ -198,16 +201,47 @@ func (c *Channel) write() {
 			_ = c.conn.Close(code, reason) // waits for the peer's close frame, bounded by coder/websocket
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), c.router.opts.WriteTimeout)
-		err := c.conn.Write(ctx, websocket.MessageText, f.data)
-		cancel()
-		if err != nil {
-			reason := "write failed"
-			if ctx.Err() != nil {
-				reason = "write timeout"
-			}
-			c.drop(reason)
+		if err := c.conn.Write(wt.start(c), websocket.MessageText, f.data); err != nil {
+			c.drop("write failed") // a timeout has already recorded its own reason
 		}
+		wt.done()
+	}
+}
+
+// writeTimer bounds each write of one writer run with a single timer and
+// context. When the timer fires it records "write timeout" as the close
+// reason before cancelling the write, so the reader, which sees the
+// connection die first, reports the right reason.
+type writeTimer struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	timer  *time.Timer
+}
+
+func (w *writeTimer) start(c *Channel) context.Context {
+	d := c.router.opts.WriteTimeout
+	if w.timer == nil {
+		w.ctx, w.cancel = context.WithCancel(context.Background())
+		w.timer = time.AfterFunc(d, func() {
+			c.recordClose(CloseInfo{Code: -1, Reason: "write timeout"})
+			w.cancel()
+		})
+	} else {
+		w.timer.Reset(d)
+	}
+	return w.ctx
+}
+
+func (w *writeTimer) done() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+func (w *writeTimer) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+		w.cancel()
 	}
 }
 

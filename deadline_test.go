@@ -1,0 +1,51 @@
+package wsroute_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wsroute/wsroute"
+	"github.com/wsroute/wsroute/internal/memlisten"
+)
+
+// serveInMemory serves r with a real http.Server and coder/websocket on an
+// in-memory listener, so that synctest's fake clock drives its deadlines.
+func serveInMemory(t *testing.T, r *wsroute.Router) *http.Client {
+	t.Helper()
+	l := memlisten.New()
+	srv := &http.Server{Handler: r}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		_ = r.Shutdown(context.Background())
+	})
+	return &http.Client{Transport: &http.Transport{DialContext: l.DialContext}}
+}
+
+func TestWriteTimeoutDropsPeer(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cl := newCloses()
+		r := wsroute.New(wsroute.Options{WriteTimeout: 3 * time.Second})
+		ch := r.Route("/c", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
+		wsroute.Handle(ch, "push", func(ctx context.Context, c *wsroute.Channel, _ struct{}) (*struct{}, error) {
+			return nil, c.Send(ctx, "one frame the client will never read")
+		}, wsroute.RouteConfig{Public: true})
+		client := serveInMemory(t, r)
+		c, _, err := websocket.Dial(t.Context(), "ws://memory/c", &websocket.DialOptions{HTTPClient: client})
+		require.NoError(t, err)
+		defer c.CloseNow()
+		// net.Pipe is synchronous: a write blocks until the client reads, which it never does.
+		start := time.Now()
+		require.NoError(t, c.Write(t.Context(), websocket.MessageText, []byte(`{"action":"push"}`)))
+		info := cl.wait(t)
+		assert.Equal(t, wsroute.CloseInfo{Code: -1, Reason: "write timeout"}, info)
+		assert.Equal(t, 3*time.Second, time.Since(start), "dropped exactly when the write timed out")
+	})
+}

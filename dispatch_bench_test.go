@@ -1,18 +1,18 @@
 package wsroute
 
-// Benchmarks of the message lifecycle without a network: the whole dispatch
-// of one frame (BenchmarkDispatch), each of its stages alone
-// (BenchmarkStage), and what a hand-written echo server does per message
-// (BenchmarkRawReference) to put the numbers in proportion. The load test
-// over real sockets is bench/wsload.
+// Benchmarks of the message lifecycle without a network: the whole dispatch of
+// one frame (BenchmarkDispatch), its stages alone (BenchmarkStage), and a
+// hand-written echo's work per message (BenchmarkRawReference) for
+// proportion. The load test over real sockets is bench/wsload.
 //
 //	go test -run='^$' -bench='Dispatch|Stage|RawReference' -benchmem .
 
 import (
 	"bytes"
+	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,33 +21,42 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/wsroute/wsroute/internal/frame"
+	"github.com/wsroute/wsroute/internal/schema"
 	"github.com/wsroute/wsroute/internal/transport"
 )
 
-// benchTitle is the 100-character title of the benchmark frame.
-var benchTitle = strings.Repeat("0123456789", 10)
-
-// benchFrame is the message every benchmark handles.
-var benchFrame = []byte(`{"action":"echo","ref":12345,"title":"` + benchTitle + `"}`)
+var (
+	// benchTitle is the 100-character title of the benchmark frame.
+	benchTitle = strings.Repeat("0123456789", 10)
+	// benchFrame is the message every benchmark handles.
+	benchFrame = []byte(`{"action":"echo","ref":12345,"title":"` + benchTitle + `"}`)
+)
 
 // benchSchema is the schema of the schema variants.
 const benchSchema = `{"type":"object","properties":{"title":{"type":"string","maxLength":200}},"required":["title"],"additionalProperties":false}`
 
-// benchUser is the session of the benchmark channel.
-type benchUser struct {
-	ID     string
-	Banned bool
-}
-
-// benchEchoIn is the echo route's input.
-type benchEchoIn struct {
-	Title string `json:"title"`
-}
-
-// benchEchoOut is the echo route's output.
-type benchEchoOut struct {
-	Title string `json:"title"`
-}
+type (
+	// benchUser is the session of the benchmark channel.
+	benchUser struct {
+		ID     string
+		Banned bool
+	}
+	// benchEchoIn is the echo route's input.
+	benchEchoIn struct {
+		Title string `json:"title"`
+	}
+	// benchEchoOut is the echo route's output; the library adds action and ref.
+	benchEchoOut struct {
+		Title string `json:"title"`
+	}
+	// benchRawMsg is what a hand-written echo server decodes and encodes
+	// (bench/wsload's raw server uses the same shape).
+	benchRawMsg struct {
+		Action string      `json:"action"`
+		Ref    json.Number `json:"ref"`
+		Title  string      `json:"title"`
+	}
+)
 
 // benchNotBanned is the route's one session-based permission.
 func benchNotBanned(_ context.Context, c *Channel, _ *Message) bool {
@@ -63,7 +72,6 @@ func benchEcho(_ context.Context, _ *Channel, in benchEchoIn) (benchEchoOut, err
 // benchEnv is an open channel on an in-memory pipe whose client end the
 // benchmark reads.
 type benchEnv struct {
-	r      *Router
 	cr     *ChannelRoute
 	c      *Channel
 	client *transport.End
@@ -92,10 +100,9 @@ func newBenchEnv(b *testing.B, withSchema bool) *benchEnv {
 	server, client := transport.NewPipe()
 	hook := &transport.Hook{Conn: server, Opened: make(chan struct{})}
 	req := httptest.NewRequestWithContext(transport.WithHook(context.Background(), hook), http.MethodGet, "/echo?token=alice", nil)
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	req.Header.Set("Sec-WebSocket-Key", base64.StdEncoding.EncodeToString([]byte("wsroute-bench-k!")))
+	for k, v := range map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "d3Nyb3V0ZS1iZW5jaC1rIQ=="} {
+		req.Header.Set(k, v)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -115,29 +122,23 @@ func newBenchEnv(b *testing.B, withSchema bool) *benchEnv {
 		defer cancel()
 		_ = r.Shutdown(ctx)
 	})
-	return &benchEnv{r: r, cr: cr, c: hook.Channel.(*Channel), client: client}
+	return &benchEnv{cr: cr, c: hook.Channel.(*Channel), client: client}
 }
 
 // readReply reads the next frame the channel sent and, when check is set,
-// verifies that it is the echo reply.
+// fails b unless it is the echo reply to benchFrame.
 func (env *benchEnv) readReply(b *testing.B, check bool) {
 	typ, data, err := env.client.Read(context.Background())
-	if err != nil {
-		b.Fatal(err)
+	if err != nil || !check {
+		if err != nil {
+			b.Fatal(err)
+		}
+		return
 	}
-	if check {
-		checkBenchReply(b, typ, data)
-	}
-}
-
-// checkBenchReply fails b unless data is the echo reply to benchFrame.
-func checkBenchReply(b *testing.B, typ websocket.MessageType, data []byte) {
-	b.Helper()
 	var got struct {
-		Action string
-		Ref    json.Number
-		Title  string
-		Error  json.RawMessage
+		Action, Title string
+		Ref           json.Number
+		Error         json.RawMessage
 	}
 	if err := json.Unmarshal(data, &got); err != nil || typ != websocket.MessageText ||
 		got.Action != "echo" || got.Ref != "12345" || got.Title != benchTitle || got.Error != nil {
@@ -191,6 +192,10 @@ func BenchmarkDispatch(b *testing.B) {
 		b.Run(name+"-e2e", func(b *testing.B) {
 			env := newBenchEnv(b, withSchema)
 			ctx := context.Background()
+			if err := env.client.Write(ctx, websocket.MessageText, benchFrame); err != nil {
+				b.Fatal(err)
+			}
+			env.readReply(b, true)
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := env.client.Write(ctx, websocket.MessageText, benchFrame); err != nil {
@@ -203,7 +208,9 @@ func BenchmarkDispatch(b *testing.B) {
 }
 
 // BenchmarkStage isolates each stage of the message lifecycle, on the same
-// frame and channel as BenchmarkDispatch.
+// frame and channel as BenchmarkDispatch, plus what surrounds them in the
+// library: the per-message worker goroutine (run-new-goroutine against run
+// and new-goroutine-empty) and the writer's per-frame timeout context.
 func BenchmarkStage(b *testing.B) {
 	env := newBenchEnv(b, false)
 	cr, c := env.cr, env.c
@@ -212,116 +219,87 @@ func BenchmarkStage(b *testing.B) {
 	newMsg := func() *Message {
 		return &Message{cr: cr, route: rt, data: benchFrame, f: frame.Parse(benchFrame, cr.cfg.RouteKey, cr.cfg.RefKey)}
 	}
+	sch := SchemaString(benchSchema).mustCompile("bench", cr.cfg.RouteKey, cr.cfg.RefKey)
+	decoded, err := schema.Decode(benchFrame)
+	if err != nil {
+		b.Fatal(err)
+	}
+	input := decoded.(map[string]any)
+	delete(input, cr.cfg.RouteKey)
+	delete(input, cr.cfg.RefKey)
+	inPlan := inputPlanFor[benchEchoIn]("bench", cr.cfg.RouteKey, cr.cfg.RefKey)
+	outPlan := outputPlanFor[benchEchoOut]("bench", cr.cfg.RouteKey, cr.cfg.RefKey)
+	handler := benchEcho // called through a func value, as the route does
+	m := newMsg()
+	if err := m.setReply(benchEchoOut{Title: benchTitle}, outPlan); err != nil {
+		b.Fatal(err)
+	}
+	reply := m.reply
+	done := make(chan error)
+	failed := errors.New("unexpected result")
 
-	b.Run("classify", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+	stages := []struct {
+		name string
+		op   func() error
+	}{
+		{"classify", func() error { // frame.Parse + route lookup
 			m := Message{cr: cr, data: benchFrame, f: frame.Parse(benchFrame, cr.cfg.RouteKey, cr.cfg.RefKey)}
 			if got, err := cr.classify(&m); err != nil || got != rt {
-				b.Fatal(err)
+				return cmp.Or(err, failed)
 			}
-		}
-	})
-	b.Run("auth", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := authStage(ctx, c, nil, false); err != nil {
-				b.Fatal(err)
+			return nil
+		}},
+		{"auth", func() error { return authStage(ctx, c, nil, false) }},
+		{"permissions", func() error { return permissionStage(ctx, c, m, benchNotBanned) }},
+		{"validate", func() error { return validateStage(m, sch) }},
+		{"validate-decode-any", func() error { _, err := schema.Decode(benchFrame); return err }},
+		{"validate-jsonschema", func() error {
+			if d := sch.Validate(input); d != nil {
+				return failed
 			}
-		}
-	})
-	b.Run("permissions", func(b *testing.B) {
-		m := newMsg()
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := permissionStage(ctx, c, m, benchNotBanned); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("validate", func(b *testing.B) {
-		sch := SchemaString(benchSchema).mustCompile("bench", cr.cfg.RouteKey, cr.cfg.RefKey)
-		m := newMsg()
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := validateStage(m, sch); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("decode", func(b *testing.B) {
-		plan := inputPlanFor[benchEchoIn]("bench", cr.cfg.RouteKey, cr.cfg.RefKey)
-		m := newMsg()
-		b.ReportAllocs()
-		for b.Loop() {
+			return nil
+		}},
+		{"decode", func() error {
 			var v benchEchoIn
-			if err := plan.decode(m, &v); err != nil || v.Title != benchTitle {
-				b.Fatal(err)
+			if err := inPlan.decode(m, &v); err != nil || v.Title != benchTitle {
+				return cmp.Or(err, failed)
 			}
-		}
-	})
-	b.Run("handler", func(b *testing.B) {
-		fn := benchEcho // called through a func value, as the route does
-		in := benchEchoIn{Title: benchTitle}
-		b.ReportAllocs()
-		for b.Loop() {
-			if out, err := fn(ctx, c, in); err != nil || out.Title != benchTitle {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("encode", func(b *testing.B) {
-		plan := outputPlanFor[benchEchoOut]("bench", cr.cfg.RouteKey, cr.cfg.RefKey)
-		m := newMsg()
-		out := benchEchoOut{Title: benchTitle}
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := m.setReply(out, plan); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if !bytes.Contains(m.reply, []byte(`"ref":12345`)) {
-			b.Fatalf("bad reply %s", m.reply)
-		}
-	})
-	b.Run("enqueue", func(b *testing.B) {
-		m := newMsg()
-		if err := m.setReply(benchEchoOut{Title: benchTitle}, outputPlan{trusted: true}); err != nil {
-			b.Fatal(err)
-		}
-		reply := m.reply
-		b.ReportAllocs()
-		for b.Loop() {
+			return nil
+		}},
+		{"handler", func() error { _, err := handler(ctx, c, benchEchoIn{Title: benchTitle}); return err }},
+		{"encode", func() error { return m.setReply(benchEchoOut{Title: benchTitle}, outPlan) }},
+		{"enqueue", func() error { // enqueue, the writer goroutine, the pipe, the client's read
 			if err := c.enqueue(reply); err != nil {
-				b.Fatal(err)
+				return err
 			}
-			env.readReply(b, false)
-		}
-	})
-	b.Run("run", func(b *testing.B) { // auth → permissions → decode → handler → encode, via the chain
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := c.run(rt, newMsg()); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("write-timeout-ctx", func(b *testing.B) { // what the writer adds per frame besides Write
-		b.ReportAllocs()
-		for b.Loop() {
-			wctx, cancel := context.WithTimeout(context.Background(), c.router.opts.WriteTimeout)
-			_ = wctx
+			_, _, err := env.client.Read(context.Background())
+			return err
+		}},
+		{"run", func() error { return c.run(rt, newMsg()) }}, // the route's chain: auth … encode
+		{"run-new-goroutine", func() error { // the same on a fresh goroutine, as the worker runs it
+			go func() { done <- c.run(rt, newMsg()) }()
+			return <-done
+		}},
+		{"new-goroutine-empty", func() error { go func() { done <- nil }(); return <-done }},
+		{"write-timeout-ctx", func() error { // what the writer adds to every Write
+			_, cancel := context.WithTimeout(context.Background(), c.router.opts.WriteTimeout)
 			cancel()
-		}
-	})
-}
-
-// rawMsg is what a hand-written echo server decodes (bench/wsload's raw
-// server uses the same shape).
-type rawMsg struct {
-	Action string      `json:"action"`
-	Ref    json.Number `json:"ref"`
-	Title  string      `json:"title"`
+			return nil
+		}},
+	}
+	for _, st := range stages {
+		b.Run(st.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := st.op(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	if !bytes.Contains(m.reply, []byte(`"ref":12345`)) {
+		b.Fatalf("bad reply %s", m.reply)
+	}
 }
 
 // BenchmarkRawReference is what a hand-written server does per message minus
@@ -329,11 +307,11 @@ type rawMsg struct {
 func BenchmarkRawReference(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		var m rawMsg
+		var m benchRawMsg
 		if err := json.Unmarshal(benchFrame, &m); err != nil {
 			b.Fatal(err)
 		}
-		out, err := json.Marshal(rawMsg{Action: m.Action, Ref: m.Ref, Title: m.Title})
+		out, err := json.Marshal(benchRawMsg{Action: m.Action, Ref: m.Ref, Title: m.Title})
 		if err != nil || len(out) == 0 {
 			b.Fatal(err)
 		}

@@ -160,27 +160,31 @@ func (c *Channel) read() {
 		}
 		switch {
 		case typ != websocket.MessageText:
-			c.deliver(nil)
+			c.deliver(nil, false)
 			c.Close(websocket.StatusPolicyViolation, "binary frames are not accepted")
 		case !utf8.Valid(data):
-			c.deliver(nil)
+			c.deliver(nil, false)
 			c.Close(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
 		default:
-			c.deliver(data)
+			c.deliver(data, true)
 		}
 	}
 }
 
-// deliver counts a frame read and, unless data is nil or the channel is
-// closing, queues it, starting a worker when fewer than Parallel run. While
-// the queue is full it waits: the reader stops reading and TCP pushes back.
-func (c *Channel) deliver(data []byte) {
+// deliver counts a frame read and, if it is to be handled (ok) and the
+// channel is not closing, queues it, starting a worker when fewer than
+// Parallel run. While the queue is full it waits: the reader stops reading
+// and TCP pushes back on the client.
+func (c *Channel) deliver(data []byte, ok bool) {
 	c.inMu.Lock()
-	for data != nil && !c.closing && c.inQ.len() >= c.router.opts.InboundQueue {
+	for ok && !c.closing && c.inQ.len() >= c.router.opts.InboundQueue {
 		c.inCond.Wait()
 	}
 	c.received++
-	if data == nil || c.closing {
+	if !ok || c.closing {
+		if c.idleWaiters > 0 {
+			c.inCond.Broadcast()
+		}
 		c.inMu.Unlock()
 		return
 	}

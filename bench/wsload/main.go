@@ -1,0 +1,221 @@
+//go:build linux
+
+// Command wsload measures what wsroute's routing costs over real sockets,
+// against a hand-written coder/websocket echo server, with the same client:
+//
+//   - raw: a raw coder/websocket server that json.Unmarshals each frame into
+//     a struct and json.Marshals the echo back (the reference);
+//   - routed: wsroute's routed echo (TokenAuth session, one permission, typed
+//     handler);
+//   - routed-schema: the same with a JSON Schema on the route.
+//
+// For every mode and run it starts a fresh server subprocess (this binary
+// with -serve, pinned to one CPU with taskset) and measures, from the client
+// pinned to another CPU: closed-loop throughput and latency over C
+// connections, the server's CPU time per message (from
+// /proc/PID/task/*/schedstat), and, on another fresh server, the memory per
+// idle connection (heap objects + stacks after GC, from runtime/metrics).
+// Modes are interleaved run after run and the medians are reported with their
+// ratios to raw.
+//
+//	go run ./bench/wsload                 # full run: 5 × 3 modes, about 2-3 minutes
+//	go run ./bench/wsload -quick          # smoke: 1 run, 1 s windows, 200 idle conns
+//	go run ./bench/wsload -rate 25000     # CPU/msg at equal load for every mode
+//	go run ./bench/wsload -cpuprofile /tmp/prof -modes raw,routed
+//
+// -cpuprofile DIR makes each server write DIR/MODE-runN.cpu.pprof (throughput
+// phase) and DIR/MODE-runN.heap.pprof (with the idle connections open); read
+// them with `go tool pprof -top`.
+//
+// It is Linux-only (/proc, taskset, sched_setaffinity, parent-death signal)
+// and sends traffic to 127.0.0.1 only. Everything is bounded: each phase in
+// time and message count, the whole run by -timeout; each server is killed
+// when its phase ends, when wsload exits, or when wsload dies (the server
+// exits on EOF of its stdin and has a parent-death signal).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// modes are the server variants, in the order they are interleaved.
+var modes = []string{"raw", "routed", "routed-schema"}
+
+// config is what one invocation measures.
+type config struct {
+	Conns      int           // load connections, each closed-loop
+	Warmup     time.Duration // unmeasured load before the window
+	Measure    time.Duration // the measured window, at most
+	MaxMsgs    int64         // messages in the window, at most
+	Rate       float64       // total messages/s when paced; 0: unpaced closed loop
+	Idle       int           // idle connections of the memory phase
+	Runs       int           // repetitions of every mode, interleaved
+	Modes      []string      // which modes, in order
+	Pin        bool          // pin server and client to their CPUs
+	ServerCPU  int           // CPU of the server
+	ClientCPU  int           // CPU of the client (this process)
+	ProfileDir string        // if set, servers write CPU and heap profiles here
+	Timeout    time.Duration // the whole invocation, at most
+}
+
+// defaultConfig is the full measurement.
+func defaultConfig() config {
+	return config{
+		Conns: 50, Warmup: 2 * time.Second, Measure: 5 * time.Second, MaxMsgs: 5_000_000,
+		Idle: 5000, Runs: 5, Modes: modes, Pin: true, ServerCPU: 0, ClientCPU: 1,
+		Timeout: 9 * time.Minute,
+	}
+}
+
+// quickConfig is the smoke run of -quick and of TestQuick.
+func quickConfig() config {
+	c := defaultConfig()
+	c.Conns, c.Warmup, c.Measure, c.MaxMsgs = 20, 300*time.Millisecond, time.Second, 1_000_000
+	c.Idle, c.Runs, c.Timeout = 200, 1, 2*time.Minute
+	return c
+}
+
+// main runs the server when asked for -serve, the measurement otherwise.
+func main() {
+	if isServeInvocation(os.Args[1:]) {
+		os.Exit(serveMain(os.Args[1:]))
+	}
+	os.Exit(clientMain(os.Args[1:]))
+}
+
+// isServeInvocation reports whether args ask for server mode (-serve MODE).
+func isServeInvocation(args []string) bool {
+	for _, a := range args {
+		if a == "-serve" || a == "--serve" || strings.HasPrefix(a, "-serve=") || strings.HasPrefix(a, "--serve=") {
+			return true
+		}
+	}
+	return false
+}
+
+// clientMain parses the orchestrator's flags, runs the measurement and
+// prints the report.
+func clientMain(args []string) int {
+	fs := flag.NewFlagSet("wsload", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "smoke run: 1 run, 1s window, 20 conns, 200 idle conns (other flags override)")
+	jsonOut := fs.Bool("json", false, "print the report as JSON instead of tables")
+	modeList := fs.String("modes", strings.Join(modes, ","), "comma-separated modes to measure")
+	d := defaultConfig()
+	conns := fs.Int("conns", d.Conns, "load connections (closed loop each)")
+	warmup := fs.Duration("warmup", d.Warmup, "warm-up before each measured window")
+	measure := fs.Duration("measure", d.Measure, "measured window, at most")
+	maxMsgs := fs.Int64("max", d.MaxMsgs, "messages per measured window, at most")
+	rate := fs.Float64("rate", 0, "pace the load at this many messages/s in total (0: as fast as the closed loop goes); compares CPU/msg at equal load")
+	idle := fs.Int("idle", d.Idle, "idle connections for the memory phase")
+	runs := fs.Int("runs", d.Runs, "runs of every mode, interleaved")
+	pin := fs.Bool("pin", d.Pin, "pin the server (taskset) and the client (sched_setaffinity) to their CPUs")
+	serverCPU := fs.Int("server-cpu", d.ServerCPU, "CPU of the server")
+	clientCPU := fs.Int("client-cpu", d.ClientCPU, "CPU of the client")
+	profDir := fs.String("cpuprofile", "", "directory where each server writes MODE-runN.cpu.pprof and MODE-runN.heap.pprof")
+	timeout := fs.Duration("timeout", d.Timeout, "abort the whole invocation after this long")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg := d
+	if *quick {
+		cfg = quickConfig()
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	override := func(name string, apply func()) {
+		if set[name] || !*quick {
+			apply()
+		}
+	}
+	override("conns", func() { cfg.Conns = *conns })
+	override("warmup", func() { cfg.Warmup = *warmup })
+	override("measure", func() { cfg.Measure = *measure })
+	override("max", func() { cfg.MaxMsgs = *maxMsgs })
+	override("idle", func() { cfg.Idle = *idle })
+	override("runs", func() { cfg.Runs = *runs })
+	override("timeout", func() { cfg.Timeout = *timeout })
+	cfg.Rate = *rate
+	cfg.Pin, cfg.ServerCPU, cfg.ClientCPU, cfg.ProfileDir = *pin, *serverCPU, *clientCPU, *profDir
+	cfg.Modes = nil
+	for m := range strings.SplitSeq(*modeList, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			if !validMode(m) {
+				fmt.Fprintf(os.Stderr, "wsload: unknown mode %q (want %s)\n", m, strings.Join(modes, ", "))
+				return 2
+			}
+			cfg.Modes = append(cfg.Modes, m)
+		}
+	}
+	if len(cfg.Modes) == 0 || cfg.Conns < 1 || cfg.Runs < 1 || cfg.Idle < 1 {
+		fmt.Fprintln(os.Stderr, "wsload: need at least one mode, conn, idle conn and run")
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	defer killAllServers() // also on panic: no server outlives wsload
+	rep, err := measureAll(ctx, cfg, os.Stderr)
+	if rep != nil {
+		if *jsonOut {
+			rep.writeJSON(os.Stdout)
+		} else {
+			rep.writeTables(os.Stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wsload:", err)
+		return 1
+	}
+	return 0
+}
+
+// validMode reports whether m is one of modes.
+func validMode(m string) bool {
+	for _, v := range modes {
+		if m == v {
+			return true
+		}
+	}
+	return false
+}
+
+// measureAll runs every mode cfg.Runs times, interleaved, and builds the
+// report. Progress goes to logw. On error the report holds what was measured.
+func measureAll(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	rep := &report{Config: cfg}
+	if cfg.Pin {
+		if err := pinSelf(cfg.ClientCPU); err != nil {
+			fmt.Fprintf(logw, "wsload: client not pinned: %v\n", err)
+			cfg.Pin = false
+		}
+	}
+	rep.Config = cfg
+	rep.Pinned = cfg.Pin && tasksetPath() != ""
+	for run := 1; run <= cfg.Runs; run++ {
+		for _, mode := range cfg.Modes {
+			r := runResult{Mode: mode, Run: run}
+			if err := throughputPhase(ctx, cfg, &r); err != nil {
+				return rep.finish(), fmt.Errorf("%s run %d: throughput: %w", mode, run, err)
+			}
+			if err := idlePhase(ctx, cfg, &r); err != nil {
+				return rep.finish(), fmt.Errorf("%s run %d: idle: %w", mode, run, err)
+			}
+			if logw != nil {
+				fmt.Fprintf(logw, "wsload: run %d %-13s %9.0f msg/s  p50 %6.1fµs  p99 %6.1fµs  cpu/msg %6.2fµs  mem/conn %7.0fB\n",
+					run, mode, r.MsgsPerSec, r.P50us, r.P99us, r.CPUPerMsgUs, r.MemPerConn)
+			}
+			rep.Runs = append(rep.Runs, r)
+		}
+	}
+	return rep.finish(), nil
+}

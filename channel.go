@@ -47,7 +47,9 @@ type Channel struct {
 	state      atomic.Int32   // stateOpening, stateOpen, stateClosed
 	connected  bool           // OnConnect returned nil; read by the reader goroutine only
 	closeInfo  atomic.Pointer[CloseInfo]
-	workerLoop func() // c.work, allocated once
+	workerLoop func()      // c.work, allocated once
+	writeLoop  func()      // c.write, allocated once
+	writeTimer *time.Timer // owned by the writer; see armWriteTimer
 
 	expiryMu sync.Mutex  // guards expiry
 	expiry   *time.Timer // closes the channel when a required session expires
@@ -100,6 +102,7 @@ func newChannel(cr *ChannelRoute, req *http.Request) *Channel {
 	}
 	c.inCond.L = &c.inMu
 	c.workerLoop = c.work
+	c.writeLoop = c.write
 	return c
 }
 
@@ -168,18 +171,16 @@ func (c *Channel) enqueue(b []byte) error {
 	}
 	c.outMu.Unlock()
 	if start {
-		go c.write()
+		c.router.pool.run(c.writeLoop)
 	}
 	return nil
 }
 
-// write is the writer goroutine: it drains the send queue and exits when it
-// is empty. Start and exit are decided under outMu, so no frame is stranded.
+// write is the writer: it drains the send queue and returns when it is
+// empty. Start and exit are decided under outMu, so no frame is stranded.
 // Each write is bounded by WriteTimeout.
 func (c *Channel) write() {
 	defer c.workersWG.Done()
-	var wt writeTimer
-	defer wt.stop()
 	for {
 		c.outMu.Lock()
 		if c.outQ.len() == 0 {
@@ -201,48 +202,28 @@ func (c *Channel) write() {
 			_ = c.conn.Close(code, reason) // waits for the peer's close frame, bounded by coder/websocket
 			continue
 		}
-		if err := c.conn.Write(wt.start(c), websocket.MessageText, f.data); err != nil {
+		c.armWriteTimer()
+		err := c.conn.Write(context.Background(), websocket.MessageText, f.data)
+		c.writeTimer.Stop()
+		if err != nil {
 			c.drop("write failed") // a timeout has already recorded its own reason
 		}
-		wt.done()
 	}
 }
 
-// writeTimer bounds each write of one writer run with a single timer and
-// context. When the timer fires it records "write timeout" as the close
-// reason before cancelling the write, so the reader, which sees the
-// connection die first, reports the right reason.
-type writeTimer struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	timer  *time.Timer
-}
-
-func (w *writeTimer) start(c *Channel) context.Context {
+// armWriteTimer starts the timer that drops the peer if the coming write
+// takes longer than WriteTimeout. One timer per channel, touched only by the
+// writer, replaces a context with a deadline per write: that cost a timer,
+// a context and one of coder/websocket's AfterFuncs for every frame. The
+// drop records "write timeout" before the connection is cut, so the reader
+// reports the right reason.
+func (c *Channel) armWriteTimer() {
 	d := c.router.opts.WriteTimeout
-	if w.timer == nil {
-		w.ctx, w.cancel = context.WithCancel(context.Background())
-		w.timer = time.AfterFunc(d, func() {
-			c.recordClose(CloseInfo{Code: -1, Reason: "write timeout"})
-			w.cancel()
-		})
-	} else {
-		w.timer.Reset(d)
+	if c.writeTimer == nil {
+		c.writeTimer = time.AfterFunc(d, func() { c.drop("write timeout") })
+		return
 	}
-	return w.ctx
-}
-
-func (w *writeTimer) done() {
-	if w.timer != nil {
-		w.timer.Stop()
-	}
-}
-
-func (w *writeTimer) stop() {
-	if w.timer != nil {
-		w.timer.Stop()
-		w.cancel()
-	}
+	c.writeTimer.Reset(d)
 }
 
 // Close closes the channel with code and reason after its running handler
@@ -281,7 +262,7 @@ func (c *Channel) queueClose() {
 	}
 	c.outMu.Unlock()
 	if start {
-		go c.write()
+		c.router.pool.run(c.writeLoop)
 	}
 }
 

@@ -196,7 +196,7 @@ func (c *Channel) deliver(data []byte, ok bool) {
 	}
 	c.inMu.Unlock()
 	if start {
-		go c.workerLoop()
+		c.router.pool.run(c.workerLoop)
 	}
 }
 

@@ -83,6 +83,8 @@ type Router struct {
 	serving  atomic.Bool              // set by the first request; registration then panics
 	nextID   atomic.Uint64
 	hub      hub
+	pool     *pool
+	stopPool sync.Once
 	channels sync.WaitGroup // one per channel from reservation to its end
 
 	mu       sync.Mutex // guards open, opening, shutdown
@@ -113,6 +115,7 @@ func New(opts Options) *Router {
 		mux:   http.NewServeMux(),
 		names: make(map[string]*ChannelRoute),
 		open:  make(map[string]*Channel),
+		pool:  newPool(),
 	}
 	if opts.AcceptOptions != nil {
 		r.accept = *opts.AcceptOptions
@@ -261,6 +264,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 		}
 		<-done
 	}
+	r.stopPool.Do(r.pool.stop)
 	if cerr := r.hub.close(); err == nil {
 		err = cerr
 	}

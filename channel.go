@@ -148,8 +148,16 @@ func (c *Channel) Send(ctx context.Context, v any) error {
 	return c.enqueue(b)
 }
 
-// enqueue queues one frame, starting the writer if it is not running.
-func (c *Channel) enqueue(b []byte) error {
+// enqueue queues one frame for the writer, starting it if it is not
+// running; see push.
+func (c *Channel) enqueue(b []byte) error { return c.push(b, false) }
+
+// push queues one frame. If no writer runs, one is started: on the pool, or,
+// when inline is set, on the calling goroutine. The channel's own worker
+// writes its replies inline, which saves a goroutine hand-off per message;
+// it then waits on a slow peer (at most WriteTimeout), which only delays that
+// peer's next message. Other senders never write inline and never block.
+func (c *Channel) push(b []byte, inline bool) error {
 	if c.state.Load() == stateOpening {
 		return ErrNotOpen
 	}
@@ -170,7 +178,11 @@ func (c *Channel) enqueue(b []byte) error {
 		c.workersWG.Add(1)
 	}
 	c.outMu.Unlock()
-	if start {
+	switch {
+	case !start:
+	case inline:
+		c.write()
+	default:
 		c.router.pool.run(c.writeLoop)
 	}
 	return nil

@@ -246,7 +246,7 @@ func (c *Channel) handle(data []byte) {
 	switch {
 	case err == nil:
 		if m.reply != nil {
-			_ = c.enqueue(m.reply)
+			_ = c.push(m.reply, true)
 		}
 	case errors.Is(err, ErrNoReply):
 	default:
@@ -255,7 +255,7 @@ func (c *Channel) handle(data []byte) {
 			c.router.log.ErrorContext(c.ctx, "wsroute: handler failed", "channel", cr.name, "id", c.id, "route", m.Route(), "err", err)
 		}
 		code = e.Code
-		_ = c.enqueue(m.errorFrame(e))
+		_ = c.push(m.errorFrame(e), true)
 	}
 	if obs.OnMessage != nil {
 		obs.OnMessage(c, MessageInfo{Route: m.Route(), Code: code, Duration: time.Since(start)})

@@ -63,7 +63,7 @@ func TestQuick(t *testing.T) {
 	if !strings.Contains(out.String(), `"ratios_to_raw"`) {
 		t.Errorf("JSON without ratios:\n%s", out.String())
 	}
-	if live.procs != nil && len(live.procs) != 0 {
+	if len(live.procs) != 0 {
 		t.Errorf("%d servers still running", len(live.procs))
 	}
 }

@@ -1,0 +1,87 @@
+// Package wsroute routes WebSocket channels: the routing, auth and
+// validation discipline of an HTTP framework, brought to WebSockets.
+//
+// A Router is an http.Handler. It matches the request path to a channel
+// route (net/http pattern syntax, "/rooms/{room}") and runs three lifecycles
+// for every connection:
+//
+//   - Open: refuse early when shutting down or full (503), check the
+//     handshake (426, 400) and the origin (403), create the Channel, then
+//     middleware → auth → permissions, answered with HTTP 401/403 and a JSON
+//     body before any upgrade; then the upgrade and OnConnect. Nothing reaches
+//     a handler before OnConnect returns.
+//   - Message: each text frame is classified, routed by its route key
+//     ("action" by default) to a handler registered with Handle, else to the
+//     default handler (HandleDefault); then middleware → auth → permissions →
+//     JSON Schema validation → decoding into the handler's Go type → the
+//     handler → the reply. Each stage may refuse with an error frame; the
+//     connection stays open.
+//   - Close: however a channel ends, its topic subscriptions are dropped, it
+//     leaves the Router and OnDisconnect runs exactly once.
+//
+// Routes are secure by default: unless a route (or a channel's opening) is
+// marked Public, it requires a session. Sessions are set at open by an
+// Authenticator or middleware, or by a handler (log-in by message), and read
+// with SessionAs, without type assertions.
+//
+// # Wire protocol
+//
+// Frames are JSON text. A request {"action":"create","ref":"7","title":"milk"}
+// routes to "create" with the input {"title":"milk"}; the ref is echoed byte
+// for byte. Replies merge the handler's object with the route key and ref
+// ({"action":"create","ref":"7","todo":{...}}), acknowledge a nil result
+// ({"action":"create","ref":"7"}) or wrap other values in "result". Errors are
+// {"action":"create","ref":"7","error":{"code":"invalid","message":"...",
+// "details":[{"pointer":"/title","message":"..."}]}}. Topic events are
+// {"topic":"todos","data":...}. README.md has the complete tables, including
+// close codes.
+//
+// # Concurrency
+//
+// Each connection has one reader goroutine, which never runs handlers; a
+// worker and a writer run only while there is work, on a small pool of
+// goroutines shared by the Router, so an idle connection costs one goroutine.
+// Messages of one connection are handled in order unless
+// ChannelConfig.Parallel allows more. Queues are bounded: a full inbound queue
+// pauses reading (TCP pushes back), a full send queue drops the peer as a slow
+// consumer, so senders never block. Router.Shutdown closes every channel with
+// 1001 after its running handler, and waits for every goroutine it started.
+//
+// # Testing
+//
+// Package wsroutetest opens channels on a Router in memory, through the same
+// lifecycle code, with a Flush barrier that makes "nothing was sent"
+// assertable without sleeping.
+//
+// # A complete program
+//
+//	package main
+//
+//	import (
+//		"context"
+//		"log"
+//		"net/http"
+//
+//		"github.com/wsroute/wsroute"
+//	)
+//
+//	type Echo struct {
+//		Text string `json:"text"`
+//	}
+//
+//	func main() {
+//		r := wsroute.New(wsroute.Options{})
+//		ch := r.Route("/echo", wsroute.ChannelConfig{Public: true})
+//		wsroute.Handle(ch, "echo", func(ctx context.Context, c *wsroute.Channel, in Echo) (Echo, error) {
+//			return in, nil
+//		}, wsroute.RouteConfig{Public: true})
+//
+//		srv := &http.Server{Addr: "127.0.0.1:8080", Handler: r}
+//		// http.Server.Shutdown does not see upgraded connections.
+//		srv.RegisterOnShutdown(func() { _ = r.Shutdown(context.Background()) })
+//		log.Fatal(srv.ListenAndServe())
+//	}
+//
+// A client sending {"action":"echo","ref":1,"text":"hi"} receives
+// {"action":"echo","ref":1,"text":"hi"}.
+package wsroute

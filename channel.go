@@ -150,14 +150,14 @@ func (c *Channel) Send(ctx context.Context, v any) error {
 
 // enqueue queues one frame for the writer, starting it if it is not
 // running; see push.
-func (c *Channel) enqueue(b []byte) error { return c.push(b, false) }
+func (c *Channel) enqueue(b []byte) error { return c.push(outFrame{data: b}, false) }
 
 // push queues one frame. If no writer runs, one is started: on the pool, or,
 // when inline is set, on the calling goroutine. The channel's own worker
 // writes its replies inline, which saves a goroutine hand-off per message;
 // it then waits on a slow peer (at most WriteTimeout), which only delays that
 // peer's next message. Other senders never write inline and never block.
-func (c *Channel) push(b []byte, inline bool) error {
+func (c *Channel) push(f outFrame, inline bool) error {
 	if c.state.Load() == stateOpening {
 		return ErrNotOpen
 	}
@@ -166,12 +166,12 @@ func (c *Channel) push(b []byte, inline bool) error {
 		c.outMu.Unlock()
 		return ErrClosed
 	}
-	if c.outQ.len() >= c.router.opts.SendQueue {
+	if !f.close && c.outQ.len() >= c.router.opts.SendQueue {
 		c.outMu.Unlock()
 		c.drop("slow consumer")
 		return ErrSlowConsumer
 	}
-	c.outQ.push(outFrame{data: b})
+	c.outQ.push(f)
 	start := !c.writing
 	if start {
 		c.writing = true
@@ -260,42 +260,32 @@ func (c *Channel) Close(code websocket.StatusCode, reason string) {
 }
 
 // queueClose puts the close frame at the end of the send queue.
-func (c *Channel) queueClose() {
-	c.outMu.Lock()
-	if c.outClosed {
-		c.outMu.Unlock()
-		return
-	}
-	c.outQ.push(outFrame{close: true})
-	start := !c.writing
-	if start {
-		c.writing = true
-		c.workersWG.Add(1)
-	}
-	c.outMu.Unlock()
-	if start {
-		c.router.pool.run(c.writeLoop)
-	}
-}
+func (c *Channel) queueClose() { _ = c.push(outFrame{close: true}, false) }
 
 // drop closes the connection at once, without a close frame: for peers a
 // close frame cannot reach (slow consumer, write timeout) and for the end of
 // Shutdown's grace period.
 func (c *Channel) drop(reason string) {
 	c.recordClose(CloseInfo{Code: -1, Reason: reason})
+	if conn := c.stopQueues(); conn != nil {
+		_ = conn.CloseNow()
+	}
+	c.cancel()
+}
+
+// stopQueues makes the channel handle and send nothing more, and returns its
+// connection (nil while opening).
+func (c *Channel) stopQueues() transport.Conn {
 	c.inMu.Lock()
 	c.closing = true
 	c.discardLocked()
 	c.inCond.Broadcast()
 	c.inMu.Unlock()
 	c.outMu.Lock()
+	defer c.outMu.Unlock()
 	c.outClosed = true
 	c.outQ.clear()
-	c.outMu.Unlock()
-	c.cancel()
-	if c.conn != nil {
-		_ = c.conn.CloseNow()
-	}
+	return c.conn
 }
 
 // recordClose stores why the channel closes; the first call wins.

@@ -246,7 +246,7 @@ func (c *Channel) handle(data []byte) {
 	switch {
 	case err == nil:
 		if m.reply != nil {
-			_ = c.push(m.reply, true)
+			_ = c.push(outFrame{data: m.reply}, true)
 		}
 	case errors.Is(err, ErrNoReply):
 	default:
@@ -255,7 +255,7 @@ func (c *Channel) handle(data []byte) {
 			c.router.log.ErrorContext(c.ctx, "wsroute: handler failed", "channel", cr.name, "id", c.id, "route", m.Route(), "err", err)
 		}
 		code = e.Code
-		_ = c.push(m.errorFrame(e), true)
+		_ = c.push(outFrame{data: m.errorFrame(e)}, true)
 	}
 	if obs.OnMessage != nil {
 		obs.OnMessage(c, MessageInfo{Route: m.Route(), Code: code, Duration: time.Since(start)})
@@ -332,16 +332,7 @@ func (c *Channel) finish(readErr error) {
 	}
 	info := *c.closeInfo.Load()
 	c.state.Store(stateClosed)
-	c.inMu.Lock()
-	c.closing = true
-	c.discardLocked()
-	c.inCond.Broadcast()
-	c.inMu.Unlock()
-	c.outMu.Lock()
-	c.outClosed = true
-	c.outQ.clear()
-	c.outMu.Unlock()
-	_ = c.conn.CloseNow()
+	_ = c.stopQueues().CloseNow()
 	c.cancel()
 	c.stopExpiry()
 	c.workersWG.Wait()

@@ -1,0 +1,172 @@
+package wsroute_test
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wsroute/wsroute"
+	"github.com/wsroute/wsroute/wsroutetest"
+)
+
+//go:embed testdata/schemas/*.json
+var schemaFS embed.FS
+
+func TestPermissionCombinators(t *testing.T) {
+	t.Parallel()
+	yes := func(context.Context, *wsroute.Channel, *wsroute.Message) bool { return true }
+	no := func(context.Context, *wsroute.Channel, *wsroute.Message) bool { return false }
+	tests := []struct {
+		name string
+		p    wsroute.Permission
+		want bool
+	}{
+		{"AllOf()", wsroute.AllOf(), true},
+		{"AllOf(yes, yes)", wsroute.AllOf(yes, yes), true},
+		{"AllOf(yes, no)", wsroute.AllOf(yes, no), false},
+		{"AnyOf()", wsroute.AnyOf(), false},
+		{"AnyOf(no, yes)", wsroute.AnyOf(no, yes), true},
+		{"AnyOf(no, no)", wsroute.AnyOf(no, no), false},
+		{"nested", wsroute.AllOf(yes, wsroute.AnyOf(no, yes)), true},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.p(context.Background(), nil, nil), tt.name)
+	}
+}
+
+// The message stages run in the seed's order — auth, permissions, schema — so
+// an unauthenticated client learns nothing about permissions or schemas, and
+// permissions see the raw input before validation.
+func TestMessageStageOrder(t *testing.T) {
+	t.Parallel()
+	var seen []string
+	r := newRouter(t, wsroute.Options{Authenticator: tokenAuth})
+	ch := r.Route("/c", wsroute.ChannelConfig{Public: true})
+	ownerOnly := func(_ context.Context, c *wsroute.Channel, m *wsroute.Message) bool {
+		var in struct {
+			Owner any `json:"owner"`
+		}
+		_ = json.Unmarshal(m.Input(), &in)
+		seen = append(seen, string(m.Input()))
+		u, _ := wsroute.SessionAs[user](c)
+		return in.Owner == u.ID
+	}
+	wsroute.Handle(ch, "edit", func(_ context.Context, _ *wsroute.Channel, in map[string]any) (map[string]any, error) {
+		return in, nil
+	}, wsroute.RouteConfig{
+		Permissions: ownerOnly,
+		Schema:      wsroute.SchemaString(`{"type":"object","properties":{"owner":{"type":"string"},"n":{"type":"integer"}},"required":["owner","n"]}`),
+	})
+	anon := wsroutetest.MustDial(t, r, "/c", nil)
+	alice := wsroutetest.MustDial(t, r, "/c?token=alice-token", nil)
+	bad := `{"action":"edit","owner":"alice","n":"x"}`
+	assert.Equal(t, `{"action":"edit","error":{"code":"unauthenticated","message":"authentication required"}}`, one(t, anon, bad))
+	assert.Empty(t, seen, "permissions do not run for unauthenticated messages")
+	assert.Equal(t, `{"action":"edit","error":{"code":"forbidden","message":"permission denied"}}`, one(t, alice, `{"action":"edit","owner":"bob","n":"x"}`))
+	assert.Equal(t, `{"action":"edit","error":{"code":"invalid","message":"input is invalid","details":[{"pointer":"/n","message":"got string, want integer"}]}}`, one(t, alice, bad))
+	assert.Equal(t, `{"action":"edit","ref":1,"n":1,"owner":"alice"}`, one(t, alice, `{"action":"edit","ref":1,"owner":"alice","n":1}`))
+	assert.Equal(t, []string{`{"owner":"bob","n":"x"}`, `{"owner":"alice","n":"x"}`, `{"owner":"alice","n":1}`}, seen,
+		"permissions see the raw input without the route key and ref")
+}
+
+func TestSchemaSources(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		schema *wsroute.Schema
+	}{
+		{"file with $ref", wsroute.SchemaFile("testdata/schemas/todo.json")},
+		{"embed.FS with $ref", wsroute.SchemaFS(schemaFS, "testdata/schemas/todo.json")},
+		{"bytes", wsroute.SchemaBytes([]byte(`{"properties":{"title":{"type":"string","minLength":1,"maxLength":200}},"required":["title"],"additionalProperties":false}`))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRouter(t, wsroute.Options{})
+			ch := r.Route("/c", wsroute.ChannelConfig{Public: true})
+			wsroute.Handle(ch, "create", func(_ context.Context, _ *wsroute.Channel, in titleIn) (titleOut, error) {
+				return titleOut(in), nil
+			}, wsroute.RouteConfig{Public: true, Schema: tt.schema})
+			c := wsroutetest.MustDial(t, r, "/c", nil)
+			assert.Equal(t, `{"action":"create","title":"a"}`, one(t, c, `{"action":"create","title":"a"}`))
+			assert.Equal(t, `{"action":"create","error":{"code":"invalid","message":"input is invalid","details":[{"pointer":"","message":"additional properties 'x' not allowed"},{"pointer":"/title","message":"minLength: got 0, want 1"}]}}`,
+				one(t, c, `{"action":"create","title":"","x":1}`))
+		})
+	}
+}
+
+func TestTokenAuthSources(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		auth   wsroute.TokenAuth
+		target string
+		header http.Header
+		want   string // the session's user, "" for none
+	}{
+		{"bearer", wsroute.TokenAuth{}, "/c", http.Header{"Authorization": {"Bearer alice-token"}}, "alice"},
+		{"bearer wins over query", wsroute.TokenAuth{}, "/c?token=bob-token", http.Header{"Authorization": {"Bearer alice-token"}}, "alice"},
+		{"other scheme ignored", wsroute.TokenAuth{}, "/c", http.Header{"Authorization": {"Basic alice-token"}}, ""},
+		{"query", wsroute.TokenAuth{}, "/c?token=bob-token", nil, "bob"},
+		{"custom query", wsroute.TokenAuth{QueryParam: "t"}, "/c?t=bob-token", nil, "bob"},
+		{"query disabled", wsroute.TokenAuth{QueryParam: "-"}, "/c?token=bob-token", nil, ""},
+		{"cookie", wsroute.TokenAuth{Cookie: "sid"}, "/c", http.Header{"Cookie": {"sid=alice-token"}}, "alice"},
+		{"cookie not read unless named", wsroute.TokenAuth{}, "/c", http.Header{"Cookie": {"sid=alice-token"}}, ""},
+		{"unknown token", wsroute.TokenAuth{}, "/c?token=nope", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			auth := tt.auth
+			auth.Check = tokenAuth.Check
+			r := newRouter(t, wsroute.Options{})
+			r.Route("/c", wsroute.ChannelConfig{Public: true, Authenticator: auth})
+			c := wsroutetest.MustDial(t, r, tt.target, &wsroutetest.DialOptions{Header: tt.header})
+			u, _ := wsroute.SessionAs[user](c.Channel())
+			assert.Equal(t, tt.want, u.ID)
+		})
+	}
+}
+
+func TestAcceptOptionsPassThrough(t *testing.T) {
+	t.Parallel()
+	accept := &websocket.AcceptOptions{Subprotocols: []string{"todo.v1"}, OriginPatterns: []string{"app.example"}}
+	_, url := e2eServer(t, wsroute.Options{AcceptOptions: accept}, newCloses())
+	c, _, err := websocket.Dial(t.Context(), url+"/e", &websocket.DialOptions{
+		Subprotocols: []string{"todo.v1"},
+		HTTPHeader:   http.Header{"Origin": {"https://app.example"}},
+	})
+	require.NoError(t, err, "an allowed cross origin opens")
+	defer c.CloseNow()
+	assert.Equal(t, "todo.v1", c.Subprotocol())
+	_, res, err := websocket.Dial(t.Context(), url+"/e", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"https://evil.example"}}})
+	require.Error(t, err)
+	assert.Equal(t, http.StatusForbidden, res.StatusCode)
+	assert.Equal(t, []string{"todo.v1"}, accept.Subprotocols, "the caller's options are not modified")
+}
+
+func TestRecorder(t *testing.T) {
+	t.Parallel()
+	rec := wsroutetest.NewRecorder(t)
+	greet := func(ctx context.Context, c *wsroute.Channel, name string) (string, error) {
+		if err := c.Send(ctx, map[string]string{"hello": name}); err != nil {
+			return "", err
+		}
+		return "sent", c.Subscribe("greetings")
+	}
+	out, err := greet(t.Context(), rec.Channel, "bob")
+	require.NoError(t, err)
+	assert.Equal(t, "sent", out)
+	require.NoError(t, rec.Router.Publish(t.Context(), "greetings", 1, wsroute.PublishOptions{}))
+	var got []string
+	for _, f := range rec.Sent(t) {
+		got = append(got, string(f))
+	}
+	assert.Equal(t, []string{`{"hello":"bob"}`, `{"topic":"greetings","data":1}`}, got)
+	assert.Empty(t, rec.Sent(t))
+}

@@ -51,13 +51,9 @@ func (s *Schema) mustCompile(where string, reserved ...string) *schema.Schema {
 
 // validateStage validates a routed message's input against sch.
 func validateStage(m *Message, sch *schema.Schema) error {
-	v, err := schema.Decode(m.data)
+	v, err := schema.DecodeObject(m.data, m.cr.cfg.RouteKey, m.cr.cfg.RefKey)
 	if err != nil { // the frame was valid JSON; only numbers beyond any range get here
 		return &Error{Code: CodeInvalid, Message: "input is invalid", Err: err, Details: []Detail{{Message: "cannot decode input"}}}
-	}
-	if obj, ok := v.(map[string]any); ok {
-		delete(obj, m.cr.cfg.RouteKey)
-		delete(obj, m.cr.cfg.RefKey)
 	}
 	details := sch.Validate(v)
 	if len(details) == 0 {

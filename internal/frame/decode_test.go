@@ -249,20 +249,20 @@ func TestDecodeAnyDoesNotAliasInput(t *testing.T) {
 
 func TestDecodeAnyAllocs(t *testing.T) {
 	in := []byte(benchFrame)
-	// The shared string copy, the map, the boxed title string.
+	// The shared string copy, the map (header and group), the boxed title string.
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, err := DecodeAny(in, nil, "action", "ref"); err != nil {
 			t.Fatal(err)
 		}
 	})
-	assert.LessOrEqual(t, allocs, 3.0)
+	assert.LessOrEqual(t, allocs, 4.0)
 	// Plus the boxed route string and the boxed json.Number.
 	allocs = testing.AllocsPerRun(100, func() {
 		if _, err := DecodeAny(in, nil); err != nil {
 			t.Fatal(err)
 		}
 	})
-	assert.LessOrEqual(t, allocs, 5.0)
+	assert.LessOrEqual(t, allocs, 6.0)
 }
 
 var decodeSeeds = []string{

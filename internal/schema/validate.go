@@ -13,6 +13,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"github.com/wsroute/wsroute/internal/frame"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -43,6 +44,34 @@ const (
 // anything but white space after it is an error. A number literal longer
 // than 512 characters or with an exponent beyond ±1000 is an error too.
 func Decode(data []byte) (any, error) {
+	if v, err := frame.DecodeAny(data, checkLiteral); err == nil {
+		return v, nil
+	}
+	// Refused input only: encoding/json words the error as it always has.
+	return decodeStd(data)
+}
+
+// DecodeObject is Decode for a frame that frame.Parse has already accepted:
+// it leaves out the top-level object members whose key (unescaped, exact
+// match) is one of skip, such as the route key and ref, without decoding
+// them. The number limits apply to the rest. Its errors are a refused number
+// (the same message as Decode's) or, if data is not valid JSON after all,
+// one wrapping frame.ErrInvalid.
+func DecodeObject(data []byte, skip ...string) (any, error) {
+	return frame.DecodeAny(data, checkLiteral, skip...)
+}
+
+// checkLiteral applies the number literal limits to one literal, without
+// allocating for literals within them that have no exponent.
+func checkLiteral(num []byte) error {
+	if len(num) <= maxNumberLen && bytes.IndexByte(num, 'e') < 0 && bytes.IndexByte(num, 'E') < 0 {
+		return nil
+	}
+	return checkNumber(string(num))
+}
+
+// decodeStd is Decode with encoding/json.
+func decodeStd(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any

@@ -47,9 +47,9 @@ type Channel struct {
 	state      atomic.Int32   // stateOpening, stateOpen, stateClosed
 	connected  bool           // OnConnect returned nil; read by the reader goroutine only
 	closeInfo  atomic.Pointer[CloseInfo]
-	workerLoop func()      // c.work, allocated once
-	writeLoop  func()      // c.write, allocated once
-	writeTimer *time.Timer // owned by the writer; see armWriteTimer
+	workerLoop func()     // c.work, allocated once
+	writeLoop  func()     // c.write, allocated once
+	writes     writeWatch // WriteTimeout
 
 	expiryMu sync.Mutex  // guards expiry
 	expiry   *time.Timer // closes the channel when a required session expires
@@ -63,7 +63,7 @@ type Channel struct {
 	closeQueued bool   // the close frame has been queued for the writer
 	closeCode   websocket.StatusCode
 	closeReason string
-	idleWaiters int // goroutines waiting in waitIdle
+	idleWaiters atomic.Int32 // goroutines waiting in waitIdle; changed under inMu
 
 	outMu     sync.Mutex // guards the fields below
 	outQ      ring[outFrame]
@@ -214,28 +214,76 @@ func (c *Channel) write() {
 			_ = c.conn.Close(code, reason) // waits for the peer's close frame, bounded by coder/websocket
 			continue
 		}
-		c.armWriteTimer()
+		c.beginWrite()
 		err := c.conn.Write(context.Background(), websocket.MessageText, f.data)
-		c.writeTimer.Stop()
+		c.endWrite()
 		if err != nil {
 			c.drop("write failed") // a timeout has already recorded its own reason
 		}
 	}
 }
 
-// armWriteTimer starts the timer that drops the peer if the coming write
-// takes longer than WriteTimeout. One timer per channel, touched only by the
-// writer, replaces a context with a deadline per write: that cost a timer,
-// a context and one of coder/websocket's AfterFuncs for every frame. The
-// drop records "write timeout" before the connection is cut, so the reader
-// reports the right reason.
-func (c *Channel) armWriteTimer() {
-	d := c.router.opts.WriteTimeout
-	if c.writeTimer == nil {
-		c.writeTimer = time.AfterFunc(d, func() { c.drop("write timeout") })
+// writeWatch enforces WriteTimeout with one lazily armed timer per channel
+// instead of a deadline per write (that cost a timer, a context and one of
+// coder/websocket's AfterFuncs per frame; then a timer Reset and Stop per
+// frame). A write stores its start time; the timer, armed by the first write
+// after it lapsed, checks the write in progress when it fires: too old → the
+// peer is dropped as "write timeout" (recorded before the connection is cut,
+// so the reader reports the right reason); still young → it re-arms for the
+// rest; none → it lapses. Only one writer runs at a time.
+type writeWatch struct {
+	start atomic.Int64 // UnixNano when the write in progress began; 0: none
+	armed atomic.Bool  // the timer is pending (or firing and about to decide)
+	timer *time.Timer  // created by the first write; guarded by armed
+}
+
+// beginWrite marks the start of a write.
+func (c *Channel) beginWrite() {
+	w := &c.writes
+	w.start.Store(time.Now().UnixNano())
+	if w.armed.CompareAndSwap(false, true) {
+		c.armWriteTimer(c.router.opts.WriteTimeout)
+	}
+}
+
+// endWrite marks the end of a write.
+func (c *Channel) endWrite() { c.writes.start.Store(0) }
+
+func (c *Channel) armWriteTimer(d time.Duration) {
+	w := &c.writes
+	if w.timer == nil {
+		w.timer = time.AfterFunc(d, c.checkWrite)
 		return
 	}
-	c.writeTimer.Reset(d)
+	w.timer.Reset(d)
+}
+
+// checkWrite runs when the write timer fires.
+func (c *Channel) checkWrite() {
+	w := &c.writes
+	timeout := c.router.opts.WriteTimeout
+	if start := w.start.Load(); start != 0 {
+		if age := time.Duration(time.Now().UnixNano() - start); age >= timeout {
+			c.drop("write timeout")
+		} else {
+			c.armWriteTimer(timeout - age)
+		}
+		return
+	}
+	w.armed.Store(false)
+	// A write that began after the check above saw the timer armed and did
+	// not arm it: arm it for that write unless it has done so itself.
+	if w.start.Load() != 0 && w.armed.CompareAndSwap(false, true) {
+		c.armWriteTimer(timeout)
+	}
+}
+
+// stopWriteWatch stops the timer at the end of the channel's life, once the
+// writer is gone (if it fires anyway, it finds no write and lapses).
+func (c *Channel) stopWriteWatch() {
+	if t := c.writes.timer; t != nil {
+		t.Stop()
+	}
 }
 
 // Close closes the channel with code and reason after its running handler

@@ -49,3 +49,31 @@ func TestWriteTimeoutDropsPeer(t *testing.T) {
 		assert.Equal(t, 3*time.Second, time.Since(start), "dropped exactly when the write timed out")
 	})
 }
+
+// A timer armed for one write that completed in time must still catch a
+// later write that does not: it re-arms for the rest of that write's time.
+func TestWriteTimeoutAcrossWrites(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cl := newCloses()
+		r := wsroute.New(wsroute.Options{WriteTimeout: 3 * time.Second})
+		ch := r.Route("/c", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
+		wsroute.Handle(ch, "two", func(ctx context.Context, c *wsroute.Channel, _ struct{}) (*struct{}, error) {
+			_ = c.Send(ctx, "a")
+			return nil, c.Send(ctx, "b")
+		}, wsroute.RouteConfig{Public: true})
+		client := serveInMemory(t, r)
+		c, _, err := websocket.Dial(t.Context(), "ws://memory/c", &websocket.DialOptions{HTTPClient: client})
+		require.NoError(t, err)
+		defer c.CloseNow()
+		start := time.Now()
+		require.NoError(t, c.Write(t.Context(), websocket.MessageText, []byte(`{"action":"two"}`)))
+		time.Sleep(2 * time.Second)
+		_, a, err := c.Read(t.Context()) // the first write completes after 2 s...
+		require.NoError(t, err)
+		assert.Equal(t, `"a"`, string(a))
+		// ...the second starts then and is never read: dropped 3 s later.
+		assert.Equal(t, wsroute.CloseInfo{Code: -1, Reason: "write timeout"}, cl.wait(t))
+		assert.Equal(t, 5*time.Second, time.Since(start))
+	})
+}

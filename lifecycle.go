@@ -182,7 +182,7 @@ func (c *Channel) deliver(data []byte, ok bool) {
 	}
 	c.received++
 	if !ok || c.closing {
-		if c.idleWaiters > 0 {
+		if c.idleWaiters.Load() > 0 {
 			c.inCond.Broadcast()
 		}
 		c.inMu.Unlock()
@@ -336,6 +336,7 @@ func (c *Channel) finish(readErr error) {
 	c.cancel()
 	c.stopExpiry()
 	c.workersWG.Wait()
+	c.stopWriteWatch()
 	c.router.hub.dropAll(c)
 	c.router.forget(c)
 	if c.connected {
@@ -376,8 +377,8 @@ func (c *Channel) waitIdle(ctx context.Context, written uint64) error {
 	defer stop()
 	c.inMu.Lock()
 	defer c.inMu.Unlock()
-	c.idleWaiters++
-	defer func() { c.idleWaiters-- }()
+	c.idleWaiters.Add(1)
+	defer c.idleWaiters.Add(-1)
 	for {
 		if c.state.Load() == stateClosed {
 			return ErrClosed
@@ -397,12 +398,14 @@ func (c *Channel) waitIdle(ctx context.Context, written uint64) error {
 	}
 }
 
-// notifyIdle wakes waitIdle callers when the writer stops.
+// notifyIdle wakes waitIdle callers when the writer stops. Outside tests
+// nobody waits, and it costs an atomic load.
 func (c *Channel) notifyIdle() {
-	c.inMu.Lock()
-	if c.idleWaiters > 0 {
-		c.inCond.Broadcast()
+	if c.idleWaiters.Load() == 0 {
+		return
 	}
+	c.inMu.Lock()
+	c.inCond.Broadcast()
 	c.inMu.Unlock()
 }
 

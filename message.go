@@ -1,12 +1,14 @@
 package wsroute
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/wsroute/wsroute/internal/frame"
 )
@@ -82,12 +84,14 @@ func (m *Message) routeRaw() []byte {
 // setReply encodes a routed handler's result as the protocol says: object
 // merged with the route key and ref, null → ack, anything else → "result".
 func (m *Message) setReply(res any, p outputPlan) error {
-	b, err := json.Marshal(res)
-	if err != nil {
+	e := getEncoder()
+	defer putEncoder(e)
+	if err := e.enc.Encode(res); err != nil {
 		return fmt.Errorf("wsroute: encode reply: %w", err)
 	}
+	b := e.buf.Bytes() // what json.Marshal gives, plus a newline AppendReply ignores
 	cfg := &m.cr.cfg
-	trusted := p.trusted && len(b) > 0 && b[0] == '{'
+	trusted := p.trusted && b[0] == '{'
 	m.reply = frame.AppendReply(make([]byte, 0, len(b)+len(cfg.RouteKey)+len(cfg.RefKey)+len(m.f.Route.Raw)+len(m.f.Ref.Raw)+8),
 		cfg.RouteKey, m.routeRaw(), cfg.RefKey, m.Ref(), b, trusted)
 	return nil
@@ -103,6 +107,29 @@ func (m *Message) setRawReply(res any) error {
 		m.reply = b
 	}
 	return nil
+}
+
+// replyEncoder is a reusable json.Encoder and its buffer: encoding a reply
+// then costs one allocation (the reply itself) instead of two.
+type replyEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &replyEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}}
+
+func getEncoder() *replyEncoder { return encoders.Get().(*replyEncoder) }
+
+func putEncoder(e *replyEncoder) {
+	if e.buf.Cap() > 64<<10 {
+		return // let a rare huge buffer go
+	}
+	e.buf.Reset()
+	encoders.Put(e)
 }
 
 // errorFrame encodes e as an error frame for m: {"action":..,"ref":..,"error":{..}}.

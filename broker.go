@@ -3,6 +3,7 @@ package wsroute
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 )
 
@@ -14,15 +15,45 @@ type Envelope struct {
 	Exclude string          `json:"exclude,omitempty"` // id of a channel not to deliver to
 }
 
-// Broker carries publishes between the nodes (Routers) of a deployment. The
-// Router delivers to its own subscribers itself; the broker only carries each
-// publish to the other nodes that have subscribers for its topic, at most
-// once.
+// ErrBrokerUnavailable is wrapped by a Broker's Publish when its engine
+// cannot be reached. Router.Publish still delivers to this node's
+// subscribers and then returns the error: test it with errors.Is.
+var ErrBrokerUnavailable = errors.New("wsroute: broker unavailable")
+
+// Broker carries publishes between the nodes (Routers) of a deployment, over
+// an engine such as Redis Pub/Sub or NATS (adapters: modules
+// github.com/wsroute/wsroute/brokers/redisbroker and .../natsbroker).
 //
-// A Router calls Attach once, when it is created, with its node id and the
-// function that delivers envelopes arriving from other nodes; Subscribe when
-// its first local subscriber to a topic arrives and Unsubscribe when the last
-// leaves; Publish for each Router.Publish; Detach when it shuts down.
+// What a Broker promises:
+//
+//   - At-most-once fan-out: each Publish reaches every other node that has
+//     subscribers for the topic at most once; nothing is stored or retried.
+//   - Per-topic order from one publisher: envelopes one node publishes on a
+//     topic, one after the other, are delivered to every other node in that
+//     order (deliver is called sequentially for a topic).
+//   - No delivery to a node without subscribers, where the engine allows it:
+//     the Router calls Subscribe when its first local subscriber to a topic
+//     arrives and Unsubscribe when the last one leaves, and the broker
+//     subscribes the node with the engine accordingly. Calls for one Router
+//     are serialized.
+//   - Its own publishes are not delivered twice: the Router delivers locally
+//     itself, and drops envelopes carrying its own node id when the engine
+//     echoes them back (deliver may be called with them; a broker may also
+//     filter them).
+//   - Exclusion across nodes: Envelope.Exclude names a channel id, unique
+//     across nodes; only the node holding that channel skips it.
+//   - Publish fails fast when the engine is unreachable, with an error
+//     wrapping ErrBrokerUnavailable; it never buffers silently. Subscribe and
+//     Unsubscribe should not fail for a passing outage: a broker records the
+//     wanted topics and restores its subscriptions after reconnecting, by
+//     itself.
+//
+// A Router calls Attach once, from New, with its node id and the function
+// that delivers envelopes arriving from other nodes (it never blocks: it
+// queues frames for channels); Subscribe, Unsubscribe and Publish as above;
+// Detach from Shutdown, after which the broker releases what it holds for
+// that node (an adapter made for one Router closes its connections and
+// stops its goroutines).
 type Broker interface {
 	Attach(node string, deliver func(Envelope))
 	Subscribe(ctx context.Context, node, topic string) error
@@ -99,4 +130,26 @@ func (b *MemoryBroker) Detach(node string) error {
 	defer b.mu.Unlock()
 	delete(b.nodes, node)
 	return nil
+}
+
+// EnvelopeCodec turns envelopes into an engine's messages and back. Broker
+// adapters take one in their options; JSONCodec is their default. A codec
+// must be safe for concurrent use.
+type EnvelopeCodec interface {
+	Encode(e Envelope) ([]byte, error)
+	Decode(b []byte) (Envelope, error)
+}
+
+// JSONCodec encodes envelopes as JSON objects:
+// {"node":..,"topic":..,"data":..,"exclude":..}.
+var JSONCodec EnvelopeCodec = jsonCodec{}
+
+type jsonCodec struct{}
+
+func (jsonCodec) Encode(e Envelope) ([]byte, error) { return json.Marshal(e) }
+
+func (jsonCodec) Decode(b []byte) (Envelope, error) {
+	var e Envelope
+	err := json.Unmarshal(b, &e)
+	return e, err
 }

@@ -337,7 +337,7 @@ func (c *Channel) finish(readErr error) {
 	c.stopExpiry()
 	c.workersWG.Wait()
 	c.stopWriteWatch()
-	c.router.hub.dropAll(c)
+	c.router.hub.remove(c)
 	c.router.forget(c)
 	if c.connected {
 		if fn := c.route.cfg.OnDisconnect; fn != nil {

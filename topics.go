@@ -17,9 +17,13 @@ type PublishOptions struct {
 }
 
 // hub holds this node's topic subscriptions and fans events out to them.
+// Fan-out takes only mu's read lock; the broker's Subscribe and Unsubscribe,
+// which may wait on the network, are called outside mu, serialized by subMu,
+// so a slow engine never stalls delivery.
 type hub struct {
 	r      *Router
 	broker Broker
+	subMu  sync.Mutex                       // serializes subscription changes and the broker calls they make
 	mu     sync.RWMutex                     // guards topics and every Channel's topics field
 	topics map[string]map[*Channel]struct{} // topic → local subscribers
 }
@@ -36,19 +40,33 @@ func (h *hub) init(r *Router, b Broker) {
 // subscription to topic could not be made with it.
 func (c *Channel) Subscribe(topic string) error {
 	h := &c.router.hub
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	h.mu.RLock()
+	_, already := c.topics[topic]
+	first := h.topics[topic] == nil
+	h.mu.RUnlock()
 	if c.state.Load() == stateClosed {
 		return ErrClosed
 	}
-	if _, ok := c.topics[topic]; ok {
+	if already {
 		return nil
 	}
-	subs := h.topics[topic]
-	if subs == nil {
+	if first {
 		if err := h.broker.Subscribe(c.ctx, c.router.node, topic); err != nil {
 			return fmt.Errorf("wsroute: subscribe %q: %w", topic, err)
 		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.state.Load() == stateClosed { // closed while the broker subscribed
+		if first {
+			h.unsubscribeBroker(topic)
+		}
+		return ErrClosed
+	}
+	subs := h.topics[topic]
+	if subs == nil {
 		subs = make(map[*Channel]struct{})
 		h.topics[topic] = subs
 	}
@@ -61,15 +79,10 @@ func (c *Channel) Subscribe(topic string) error {
 }
 
 // Unsubscribe removes the channel from topic's subscribers; it is idempotent.
-func (c *Channel) Unsubscribe(topic string) {
-	h := &c.router.hub
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.removeLocked(c, topic)
-}
+func (c *Channel) Unsubscribe(topic string) { c.router.hub.remove(c, topic) }
 
 // UnsubscribeAll removes the channel from every topic (log-out does this).
-func (c *Channel) UnsubscribeAll() { c.router.hub.dropAll(c) }
+func (c *Channel) UnsubscribeAll() { c.router.hub.remove(c) }
 
 // Topics returns the channel's topics, sorted.
 func (c *Channel) Topics() []string {
@@ -84,27 +97,42 @@ func (c *Channel) Topics() []string {
 	return ts
 }
 
-func (h *hub) removeLocked(c *Channel, topic string) {
-	if _, ok := c.topics[topic]; !ok {
-		return
-	}
-	delete(c.topics, topic)
-	subs := h.topics[topic]
-	delete(subs, c)
-	if len(subs) == 0 {
-		delete(h.topics, topic)
-		if err := h.broker.Unsubscribe(context.WithoutCancel(c.ctx), h.r.node, topic); err != nil {
-			h.r.log.Warn("wsroute: broker unsubscribe failed", "topic", topic, "err", err)
+// remove takes c off the given topics (all of its topics when none are
+// given) and unsubscribes the node from the engine for topics left without
+// local subscribers.
+func (h *hub) remove(c *Channel, topics ...string) {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	var emptied []string
+	h.mu.Lock()
+	if len(topics) == 0 {
+		for t := range c.topics {
+			topics = append(topics, t)
 		}
+	}
+	for _, t := range topics {
+		if _, ok := c.topics[t]; !ok {
+			continue
+		}
+		delete(c.topics, t)
+		subs := h.topics[t]
+		delete(subs, c)
+		if len(subs) == 0 {
+			delete(h.topics, t)
+			emptied = append(emptied, t)
+		}
+	}
+	h.mu.Unlock()
+	for _, t := range emptied {
+		h.unsubscribeBroker(t)
 	}
 }
 
-// dropAll removes c from all its topics.
-func (h *hub) dropAll(c *Channel) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for t := range c.topics {
-		h.removeLocked(c, t)
+// unsubscribeBroker tells the broker this node no longer needs topic. subMu
+// must be held.
+func (h *hub) unsubscribeBroker(topic string) {
+	if err := h.broker.Unsubscribe(context.Background(), h.r.node, topic); err != nil {
+		h.r.log.Warn("wsroute: broker unsubscribe failed", "topic", topic, "err", err)
 	}
 }
 

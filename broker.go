@@ -46,7 +46,9 @@ var ErrBrokerUnavailable = errors.New("wsroute: broker unavailable")
 //     wrapping ErrBrokerUnavailable; it never buffers silently. Subscribe and
 //     Unsubscribe should not fail for a passing outage: a broker records the
 //     wanted topics and restores its subscriptions after reconnecting, by
-//     itself.
+//     itself. When the engine is reachable, Subscribe returns once the
+//     engine has confirmed the subscription, so that a publish made on
+//     another node after Channel.Subscribe returned reaches this node.
 //
 // A Router calls Attach once, from New, with its node id and the function
 // that delivers envelopes arriving from other nodes (it never blocks: it

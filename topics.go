@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 )
 
@@ -182,9 +181,10 @@ func (h *hub) deliver(topic string, data json.RawMessage, exclude string) int {
 	if len(subs) == 0 {
 		return 0
 	}
-	b := make([]byte, 0, len(topic)+len(data)+20)
+	quoted, _ := json.Marshal(topic) // a JSON string, whatever the topic holds
+	b := make([]byte, 0, len(quoted)+len(data)+18)
 	b = append(b, `{"topic":`...)
-	b = strconv.AppendQuote(b, topic)
+	b = append(b, quoted...)
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, '}')

@@ -2,6 +2,8 @@ package wsroute_test
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 
@@ -98,4 +100,23 @@ func TestPublishEncodeError(t *testing.T) {
 	r := newRouter(t, wsroute.Options{})
 	err := r.Publish(t.Context(), "t", func() {}, wsroute.PublishOptions{})
 	assert.ErrorContains(t, err, `wsroute: publish "t": encode payload`)
+}
+
+func TestTopicNamesAreJSONQuoted(t *testing.T) {
+	t.Parallel()
+	r := newRouter(t, wsroute.Options{})
+	r.Route("/c", wsroute.ChannelConfig{Public: true})
+	c := wsroutetest.MustDial(t, r, "/c", nil)
+	for _, topic := range []string{"bell\a", "vt\v", "bad\xff", `quote"back\slash`, "émoji 🎉"} {
+		require.NoError(t, c.Channel().Subscribe(topic))
+		require.NoError(t, r.Publish(t.Context(), topic, 1, wsroute.PublishOptions{}))
+		got := exchange(t, c)
+		require.Len(t, got, 1)
+		var ev struct {
+			Topic string `json:"topic"`
+			Data  int    `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(got[0]), &ev), "event for %q: %s", topic, got[0])
+		assert.Equal(t, strings.ToValidUTF8(topic, "\uFFFD"), ev.Topic)
+	}
 }

@@ -43,7 +43,8 @@ var ErrBrokerUnavailable = errors.New("wsroute: broker unavailable")
 //   - Exclusion across nodes: Envelope.Exclude names a channel id, unique
 //     across nodes; only the node holding that channel skips it.
 //   - Publish fails fast when the engine is unreachable, with an error
-//     wrapping ErrBrokerUnavailable; it never buffers silently. Subscribe and
+//     wrapping ErrBrokerUnavailable; it never buffers silently. A failure
+//     caused by the caller's own ctx wraps ctx.Err() instead. Subscribe and
 //     Unsubscribe should not fail for a passing outage: a broker records the
 //     wanted topics and restores its subscriptions after reconnecting, by
 //     itself. When the engine is reachable, Subscribe returns once the

@@ -25,6 +25,9 @@ type hub struct {
 	subMu  sync.Mutex                       // serializes subscription changes and the broker calls they make
 	mu     sync.RWMutex                     // guards topics and every Channel's topics field
 	topics map[string]map[*Channel]struct{} // topic → local subscribers
+
+	detach    sync.Once
+	detachErr error
 }
 
 func (h *hub) init(r *Router, b Broker) {
@@ -197,4 +200,8 @@ func (h *hub) deliver(topic string, data json.RawMessage, exclude string) int {
 	return n
 }
 
-func (h *hub) close() error { return h.broker.Detach(h.r.node) }
+// close detaches the broker, once however often Shutdown is called.
+func (h *hub) close() error {
+	h.detach.Do(func() { h.detachErr = h.broker.Detach(h.r.node) })
+	return h.detachErr
+}

@@ -49,9 +49,11 @@ type app struct {
 // newApp builds the application and the http.Handler that serves it: the
 // page on exactly "/", the channels on "/todos" and "/admin", 404 elsewhere.
 // It opens no socket, so tests can use it without a network.
-func newApp(logger *slog.Logger) (*app, http.Handler) {
+// broker is nil for the default, an in-memory broker of this process alone.
+func newApp(logger *slog.Logger, broker wsroute.Broker) (*app, http.Handler) {
 	a := &app{store: newStore(), log: logger}
 	a.router = wsroute.New(wsroute.Options{
+		Broker:   broker,
 		Logger:   logger,
 		Observer: observer(logger),
 		// The default authenticator of both channels: a valid token from

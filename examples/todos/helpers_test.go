@@ -18,7 +18,13 @@ import (
 // when the test ends.
 func newTestApp(t *testing.T) (*app, http.Handler) {
 	t.Helper()
-	a, h := newApp(slog.New(slog.DiscardHandler))
+	return newTestAppWith(t, nil)
+}
+
+// newTestAppWith is newTestApp on the given broker (nil: the default).
+func newTestAppWith(t *testing.T, broker wsroute.Broker) (*app, http.Handler) {
+	t.Helper()
+	a, h := newApp(slog.New(slog.DiscardHandler), broker)
 	t.Cleanup(func() {
 		// Not t.Context(): it is already cancelled when cleanups run, which
 		// would turn the graceful shutdown into an immediate drop.

@@ -6,12 +6,23 @@
 // bob-token, and watch each tab's changes appear in the other. The /todos
 // channel logs in by message ("auth"); /admin needs a token in the opening
 // request (?token= or Authorization: Bearer) and lets only alice in.
+//
+// Two instances share todo events through Redis or NATS (each keeps its own
+// list; only the created/completed events cross):
+//
+//	go run ./examples/todos -addr 127.0.0.1:8080 -broker redis
+//	go run ./examples/todos -addr 127.0.0.1:8081 -broker redis
+//
+// -redis-addr and -nats-url default to the local servers
+// (127.0.0.1:6379, nats://127.0.0.1:4222); -broker memory (the default)
+// needs nothing.
 package main
 
 import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,7 +30,26 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/wsroute/wsroute"
+	"github.com/wsroute/wsroute/brokers/natsbroker"
+	"github.com/wsroute/wsroute/brokers/redisbroker"
 )
+
+// newBroker returns the broker named by -broker. Each instance keeps its own
+// todo list; only the events ({"event":"created",...}) cross to the other
+// instances' subscribers. Router.Shutdown detaches the broker.
+func newBroker(name, redisAddr, natsURL string, logger *slog.Logger) (wsroute.Broker, error) {
+	switch name {
+	case "memory":
+		return nil, nil // the Router's default
+	case "redis":
+		return redisbroker.New(redisbroker.Options{Addr: redisAddr, Prefix: "todos:", Logger: logger})
+	case "nats":
+		return natsbroker.New(natsbroker.Options{URL: natsURL, Prefix: "todos.", Logger: logger})
+	}
+	return nil, fmt.Errorf("unknown -broker %q: want memory, redis or nats", name)
+}
 
 // shutdownGrace bounds how long running handlers and open requests may take
 // to finish once a shutdown signal arrives.
@@ -28,6 +58,9 @@ const shutdownGrace = 10 * time.Second
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	debug := flag.Bool("debug", false, "log at debug level")
+	brokerName := flag.String("broker", "memory", "how todos events reach other instances: memory (this process only), redis or nats")
+	redisAddr := flag.String("redis-addr", "127.0.0.1:6379", "Redis address for -broker redis")
+	natsURL := flag.String("nats-url", "nats://127.0.0.1:4222", "NATS URL for -broker nats")
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -35,18 +68,23 @@ func main() {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if err := run(*addr, logger); err != nil {
+	broker, err := newBroker(*brokerName, *redisAddr, *natsURL, logger)
+	if err != nil {
+		logger.Error("todos: broker", "err", err)
+		os.Exit(2)
+	}
+	if err := run(*addr, logger, broker); err != nil {
 		logger.Error("todos stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
 // run serves the app on addr until SIGINT or SIGTERM, then shuts down.
-func run(addr string, logger *slog.Logger) error {
+func run(addr string, logger *slog.Logger, broker wsroute.Broker) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	a, handler := newApp(logger)
+	a, handler := newApp(logger, broker)
 	srv := &http.Server{
 		Addr:              addr,
 		Handler:           handler,

@@ -51,6 +51,9 @@ type Channel struct {
 	writeLoop  func()     // c.write, allocated once
 	writes     writeWatch // WriteTimeout
 
+	hbMu sync.Mutex  // guards hb
+	hb   *time.Timer // the heartbeat; see heartbeat.go
+
 	expiryMu sync.Mutex  // guards expiry
 	expiry   *time.Timer // closes the channel when a required session expires
 
@@ -59,6 +62,8 @@ type Channel struct {
 	inQ         ring[[]byte]
 	workers     int    // running worker goroutines
 	received    uint64 // frames the reader has read
+	paused      bool   // the reader waits for space in inQ
+	pauses      uint64 // how often the reader has paused
 	closing     bool   // no new frames are handled; set by Close, drop and the end
 	closeQueued bool   // the close frame has been queued for the writer
 	closeCode   websocket.StatusCode

@@ -2,6 +2,7 @@ package wsroute_test
 
 import (
 	"context"
+	"strings"
 	"net/http"
 	"testing"
 	"testing/synctest"
@@ -35,13 +36,13 @@ func TestWriteTimeoutDropsPeer(t *testing.T) {
 		r := wsroute.New(wsroute.Options{WriteTimeout: 3 * time.Second})
 		ch := r.Route("/c", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
 		wsroute.Handle(ch, "push", func(ctx context.Context, c *wsroute.Channel, _ struct{}) (*struct{}, error) {
-			return nil, c.Send(ctx, "one frame the client will never read")
+			return nil, c.Send(ctx, strings.Repeat("x", 256<<10)) // larger than the connection's buffer
 		}, wsroute.RouteConfig{Public: true})
 		client := serveInMemory(t, r)
 		c, _, err := websocket.Dial(t.Context(), "ws://memory/c", &websocket.DialOptions{HTTPClient: client})
 		require.NoError(t, err)
 		defer c.CloseNow()
-		// net.Pipe is synchronous: a write blocks until the client reads, which it never does.
+		// The client never reads: once the in-memory buffer is full, the write blocks.
 		start := time.Now()
 		require.NoError(t, c.Write(t.Context(), websocket.MessageText, []byte(`{"action":"push"}`)))
 		info := cl.wait(t)
@@ -59,8 +60,9 @@ func TestWriteTimeoutAcrossWrites(t *testing.T) {
 		r := wsroute.New(wsroute.Options{WriteTimeout: 3 * time.Second})
 		ch := r.Route("/c", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
 		wsroute.Handle(ch, "two", func(ctx context.Context, c *wsroute.Channel, _ struct{}) (*struct{}, error) {
-			_ = c.Send(ctx, "a")
-			return nil, c.Send(ctx, "b")
+			big := strings.Repeat("x", 256<<10) // larger than the connection's buffer
+			_ = c.Send(ctx, "a"+big)
+			return nil, c.Send(ctx, "b"+big)
 		}, wsroute.RouteConfig{Public: true})
 		client := serveInMemory(t, r)
 		c, _, err := websocket.Dial(t.Context(), "ws://memory/c", &websocket.DialOptions{HTTPClient: client})
@@ -69,9 +71,10 @@ func TestWriteTimeoutAcrossWrites(t *testing.T) {
 		start := time.Now()
 		require.NoError(t, c.Write(t.Context(), websocket.MessageText, []byte(`{"action":"two"}`)))
 		time.Sleep(2 * time.Second)
+		c.SetReadLimit(-1)
 		_, a, err := c.Read(t.Context()) // the first write completes after 2 s...
 		require.NoError(t, err)
-		assert.Equal(t, `"a"`, string(a))
+		assert.Equal(t, `"a`, string(a[:2]))
 		// ...the second starts then and is never read: dropped 3 s later.
 		assert.Equal(t, wsroute.CloseInfo{Code: -1, Reason: "write timeout"}, cl.wait(t))
 		assert.Equal(t, 5*time.Second, time.Since(start))

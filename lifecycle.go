@@ -65,6 +65,7 @@ func (cr *ChannelRoute) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		c.Close(websocket.StatusGoingAway, "server shutdown")
 	}
 	c.connect()
+	c.startHeartbeat()
 	if hook != nil {
 		hook.Channel = c
 		hook.WaitIdle = c.waitIdle
@@ -177,8 +178,13 @@ func (c *Channel) read() {
 // and TCP pushes back on the client.
 func (c *Channel) deliver(data []byte, ok bool) {
 	c.inMu.Lock()
-	for ok && !c.closing && c.inQ.len() >= c.router.opts.InboundQueue {
-		c.inCond.Wait()
+	if ok && !c.closing && c.inQ.len() >= c.router.opts.InboundQueue {
+		c.paused = true // pongs wait unread meanwhile: see heartbeat
+		c.pauses++
+		for !c.closing && c.inQ.len() >= c.router.opts.InboundQueue {
+			c.inCond.Wait()
+		}
+		c.paused = false
 	}
 	c.received++
 	if !ok || c.closing {
@@ -335,6 +341,7 @@ func (c *Channel) finish(readErr error) {
 	_ = c.stopQueues().CloseNow()
 	c.cancel()
 	c.stopExpiry()
+	c.stopHeartbeat()
 	c.workersWG.Wait()
 	c.stopWriteWatch()
 	c.router.hub.remove(c)

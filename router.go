@@ -50,6 +50,14 @@ type Options struct {
 	// WriteTimeout bounds every write to the peer; on expiry the channel is
 	// dropped. Default 10s.
 	WriteTimeout time.Duration
+	// PingInterval is how often the server pings each peer to detect one
+	// that is gone without closing. Default 30s; negative disables pings.
+	PingInterval time.Duration
+	// PongTimeout is how long a peer has to answer a ping; a peer that does
+	// not is dropped (reason "heartbeat timeout"). A pong that waits unread
+	// because the channel's inbound queue is full does not count as missing.
+	// Default 15s.
+	PongTimeout time.Duration
 	// MaxChannels limits open channels; past it openings get HTTP 503.
 	// Default 0: no limit.
 	MaxChannels int
@@ -60,6 +68,8 @@ const (
 	defaultInboundQueue = 32
 	defaultSendQueue    = 256
 	defaultWriteTimeout = 10 * time.Second
+	defaultPingInterval = 30 * time.Second
+	defaultPongTimeout  = 15 * time.Second
 )
 
 // Router routes WebSocket connections to channels by path and runs their
@@ -106,6 +116,12 @@ func New(opts Options) *Router {
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = defaultWriteTimeout
+	}
+	if opts.PingInterval == 0 {
+		opts.PingInterval = defaultPingInterval
+	}
+	if opts.PongTimeout <= 0 {
+		opts.PongTimeout = defaultPongTimeout
 	}
 	opts.Middleware = append([]Middleware(nil), opts.Middleware...)
 	r := &Router{

@@ -1,5 +1,6 @@
 // Package memlisten is an in-memory net.Listener whose connections are
-// net.Pipe pairs. Tests use it to run a real http.Server and coder/websocket
+// buffered pipes (a write to a peer that does not read succeeds until the
+// buffer is full, as with a socket). Tests use it to run a real http.Server and coder/websocket
 // client inside a testing/synctest bubble, which cannot drive real sockets.
 // It makes no public promise.
 package memlisten
@@ -44,7 +45,7 @@ func (l *Listener) Addr() net.Addr { return addr{} }
 // DialContext connects to the Listener; its signature fits
 // http.Transport.DialContext.
 func (l *Listener) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
-	client, server := net.Pipe()
+	client, server := newPipe()
 	select {
 	case l.conns <- server:
 		return client, nil

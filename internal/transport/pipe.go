@@ -153,3 +153,14 @@ func (e *End) SetReadLimit(n int64) {
 	e.readLimit = n
 	e.p.mu.Unlock()
 }
+
+// Ping answers at once while the pipe is open: the in-memory peer is always
+// responsive. Heartbeat timeouts are tested over coder/websocket.
+func (e *End) Ping(ctx context.Context) error {
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	if e.closed {
+		return net.ErrClosed
+	}
+	return ctx.Err()
+}

@@ -17,6 +17,7 @@ type Conn interface {
 	Close(code websocket.StatusCode, reason string) error
 	CloseNow() error
 	SetReadLimit(n int64)
+	Ping(ctx context.Context) error
 }
 
 var _ Conn = (*websocket.Conn)(nil)

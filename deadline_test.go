@@ -2,8 +2,8 @@ package wsroute_test
 
 import (
 	"context"
-	"strings"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"

@@ -51,6 +51,8 @@ type Channel struct {
 	writeLoop  func()     // c.write, allocated once
 	writes     writeWatch // WriteTimeout
 
+	limiter bucket // RateLimit
+
 	hbMu sync.Mutex  // guards hb
 	hb   *time.Timer // the heartbeat; see heartbeat.go
 

@@ -244,6 +244,9 @@ func (c *Channel) handle(data []byte) {
 	cr := c.route
 	m := &Message{cr: cr, data: data, f: frame.Parse(data, cr.cfg.RouteKey, cr.cfg.RefKey)}
 	rt, err := cr.classify(m)
+	if rerr := c.rateStage(rt); rerr != nil { // garbage costs tokens too
+		rt, err = nil, rerr
+	}
 	if err == nil {
 		m.route = rt
 		err = c.run(rt, m)

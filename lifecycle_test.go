@@ -27,7 +27,7 @@ type nOut struct {
 
 func TestRepliesInOrder(t *testing.T) {
 	t.Parallel()
-	r := newRouter(t, wsroute.Options{InboundQueue: 4})
+	r := newRouter(t, wsroute.Options{InboundQueue: 4, RateLimit: wsroute.RateLimit{Rate: -1}})
 	ch := r.Route("/o", wsroute.ChannelConfig{Public: true})
 	wsroute.Handle(ch, "n", func(_ context.Context, _ *wsroute.Channel, in nIn) (nOut, error) {
 		for range in.N % 7 * 100 { // uneven work

@@ -44,6 +44,9 @@ type ChannelConfig struct {
 	// returned and its subscriptions were dropped.
 	OnDisconnect func(ctx context.Context, c *Channel, info CloseInfo)
 
+	// RateLimit overrides Options.RateLimit for this channel.
+	RateLimit *RateLimit
+
 	// Parallel is how many messages of one connection may be handled at
 	// once. Default 1: in arrival order, replies in order. Above 1, replies
 	// may come out of order and clients correlate them by ref.
@@ -64,6 +67,9 @@ type RouteConfig struct {
 	Schema *Schema
 	// Middleware wraps this route's messages, inside the channel's middleware.
 	Middleware []Middleware
+	// Cost is how many rate-limit tokens a message of this route spends.
+	// Default 1; make expensive routes cost more.
+	Cost int
 }
 
 // ChannelRoute is a channel registered on a Router with Router.Route. Add its
@@ -74,6 +80,7 @@ type ChannelRoute struct {
 	name     string
 	pattern  string
 	cfg      ChannelConfig
+	rate     RateLimit         // with defaults
 	open     Handler           // middleware-wrapped open stages
 	routes   map[string]*route // by route-key value
 	fallback *route            // the default handler, or nil
@@ -82,6 +89,7 @@ type ChannelRoute struct {
 // route is one message route, ready to run.
 type route struct {
 	name  string // "" for the default handler
+	cost  int    // rate-limit tokens per message
 	chain Handler
 }
 
@@ -190,8 +198,12 @@ func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []
 		}
 		return invoke(ctx, c, m)
 	})
+	if cfg.Cost < 0 {
+		panic(where + ": negative Cost")
+	}
 	return &route{
 		name:  name,
+		cost:  max(cfg.Cost, 1),
 		chain: chain(terminal, cr.router.opts.Middleware, cr.cfg.Middleware, cfg.Middleware),
 	}
 }
@@ -217,7 +229,12 @@ func newChannelRoute(r *Router, pattern string, cfg ChannelConfig) *ChannelRoute
 		cfg.Authenticator = r.opts.Authenticator
 	}
 	cfg.Middleware = append([]Middleware(nil), cfg.Middleware...)
+	rate := r.opts.RateLimit
+	if cfg.RateLimit != nil {
+		rate = *cfg.RateLimit
+	}
 	cr := &ChannelRoute{
+		rate:    rate.withDefaults(),
 		router:  r,
 		name:    cfg.Name,
 		pattern: pattern,

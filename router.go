@@ -58,6 +58,9 @@ type Options struct {
 	// because the channel's inbound queue is full does not count as missing.
 	// Default 15s.
 	PongTimeout time.Duration
+	// RateLimit limits each connection's message rate; see RateLimit for
+	// the defaults. ChannelConfig.RateLimit overrides it per channel.
+	RateLimit RateLimit
 	// MaxChannels limits open channels; past it openings get HTTP 503.
 	// Default 0: no limit.
 	MaxChannels int
@@ -230,7 +233,7 @@ func (r *Router) Lookup(id string) (*Channel, bool) {
 //	r.CloseWhere(func(c *wsroute.Channel) bool {
 //		u, ok := wsroute.SessionAs[User](c)
 //		return ok && u.ID == id
-//	}, wsroute.ClosePolicyViolation, "credentials changed")
+//	}, websocket.StatusPolicyViolation, "credentials changed")
 func (r *Router) CloseWhere(match func(c *Channel) bool, code websocket.StatusCode, reason string) int {
 	n := 0
 	for _, c := range r.snapshot() {

@@ -173,7 +173,7 @@ func (c *Channel) push(f outFrame, inline bool) error {
 		c.outMu.Unlock()
 		return ErrClosed
 	}
-	if !f.close && c.outQ.len() >= c.router.opts.SendQueue {
+	if !f.close && c.outQ.len() >= c.route.limits.SendQueue {
 		c.outMu.Unlock()
 		c.drop("slow consumer")
 		return ErrSlowConsumer
@@ -249,7 +249,7 @@ func (c *Channel) beginWrite() {
 	w := &c.writes
 	w.start.Store(time.Now().UnixNano())
 	if w.armed.CompareAndSwap(false, true) {
-		c.armWriteTimer(c.router.opts.WriteTimeout)
+		c.armWriteTimer(c.route.limits.WriteTimeout)
 	}
 }
 
@@ -268,7 +268,7 @@ func (c *Channel) armWriteTimer(d time.Duration) {
 // checkWrite runs when the write timer fires.
 func (c *Channel) checkWrite() {
 	w := &c.writes
-	timeout := c.router.opts.WriteTimeout
+	timeout := c.route.limits.WriteTimeout
 	if start := w.start.Load(); start != 0 {
 		if age := time.Duration(time.Now().UnixNano() - start); age >= timeout {
 			c.drop("write timeout")

@@ -32,8 +32,9 @@ var (
 	// the documented way for a routed handler to stay silent (for example when it
 	// answers later with Channel.Send).
 	ErrNoReply = errors.New("wsroute: no reply")
-	// ErrShutdown is returned by Publish and channel operations once Router.Shutdown has begun.
-	ErrShutdown = errors.New("wsroute: router shut down")
+	// ErrTooManyTopics is returned by Subscribe when the channel already
+	// has MaxTopics subscriptions.
+	ErrTooManyTopics = errors.New("wsroute: too many topics for this channel")
 )
 
 // Error is an error a client sees: it is sent as

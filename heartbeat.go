@@ -20,7 +20,7 @@ import (
 
 // startHeartbeat arms the channel's heartbeat, after OnConnect.
 func (c *Channel) startHeartbeat() {
-	d := c.router.opts.PingInterval
+	d := c.route.limits.PingInterval
 	if d < 0 {
 		return
 	}
@@ -33,7 +33,7 @@ func (c *Channel) startHeartbeat() {
 
 // heartbeat pings the peer; it runs on the timer's goroutine.
 func (c *Channel) heartbeat() {
-	opts := &c.router.opts
+	opts := &c.route.limits
 	c.inMu.Lock()
 	pauses := c.pauses
 	c.inMu.Unlock()

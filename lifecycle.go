@@ -59,7 +59,7 @@ func (cr *ChannelRoute) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.log.DebugContext(c.ctx, "wsroute: upgrade failed", "channel", cr.name, "err", err)
 		return
 	}
-	conn.SetReadLimit(r.opts.ReadLimit)
+	conn.SetReadLimit(cr.limits.ReadLimit)
 	c.attach(conn)
 	if !r.register(c) {
 		c.Close(websocket.StatusGoingAway, "server shutdown")
@@ -81,8 +81,16 @@ func (c *Channel) runOpen() (err error) {
 			err = fmt.Errorf("wsroute: panic in open lifecycle: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return c.route.open.Handle(c.ctx, c, &Message{open: true, cr: c.route})
+	ctx, cancel := context.WithTimeout(c.ctx, c.route.limits.HandshakeTimeout)
+	defer cancel()
+	err = c.route.open.Handle(ctx, c, &Message{open: true, cr: c.route})
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errOpenTimeout
+	}
+	return err
 }
+
+var errOpenTimeout = NewError(CodeUnavailable, "opening timed out")
 
 // abandon releases a channel that never opened.
 func (c *Channel) abandon() {
@@ -153,8 +161,16 @@ func (c *Channel) safely(what string, fn func() error) (err error) {
 // refuses binary frames and invalid UTF-8, and queues the rest for a worker.
 // It never runs handlers. When reading fails, the channel ends.
 func (c *Channel) read() {
+	var first *time.Timer // FirstMessageTimeout
+	if d := c.route.limits.FirstMessageTimeout; d > 0 {
+		first = time.AfterFunc(d, func() { c.Close(websocket.StatusPolicyViolation, "no message in time") })
+	}
 	for {
 		typ, data, err := c.conn.Read(context.Background())
+		if first != nil {
+			first.Stop()
+			first = nil
+		}
 		if err != nil {
 			c.finish(err)
 			return
@@ -178,10 +194,10 @@ func (c *Channel) read() {
 // and TCP pushes back on the client.
 func (c *Channel) deliver(data []byte, ok bool) {
 	c.inMu.Lock()
-	if ok && !c.closing && c.inQ.len() >= c.router.opts.InboundQueue {
+	if ok && !c.closing && c.inQ.len() >= c.route.limits.InboundQueue {
 		c.paused = true // pongs wait unread meanwhile: see heartbeat
 		c.pauses++
-		for !c.closing && c.inQ.len() >= c.router.opts.InboundQueue {
+		for !c.closing && c.inQ.len() >= c.route.limits.InboundQueue {
 			c.inCond.Wait()
 		}
 		c.paused = false
@@ -225,7 +241,7 @@ func (c *Channel) work() {
 			return
 		}
 		data := c.inQ.pop()
-		if c.inQ.len() == c.router.opts.InboundQueue-1 {
+		if c.inQ.len() == c.route.limits.InboundQueue-1 {
 			c.inCond.Broadcast() // the reader may be waiting for space
 		}
 		c.inMu.Unlock()

@@ -46,6 +46,9 @@ type ChannelConfig struct {
 
 	// RateLimit overrides Options.RateLimit for this channel.
 	RateLimit *RateLimit
+	// Limits overrides the Router's limits (Options.ReadLimit, SendQueue,
+	// ...) for this channel: each non-zero field replaces the Router's.
+	Limits *Limits
 
 	// Parallel is how many messages of one connection may be handled at
 	// once. Default 1: in arrival order, replies in order. Above 1, replies
@@ -81,6 +84,7 @@ type ChannelRoute struct {
 	pattern  string
 	cfg      ChannelConfig
 	rate     RateLimit         // with defaults
+	limits   Limits            // the Router's, overridden by ChannelConfig.Limits
 	open     Handler           // middleware-wrapped open stages
 	routes   map[string]*route // by route-key value
 	fallback *route            // the default handler, or nil
@@ -233,7 +237,12 @@ func newChannelRoute(r *Router, pattern string, cfg ChannelConfig) *ChannelRoute
 	if cfg.RateLimit != nil {
 		rate = *cfg.RateLimit
 	}
+	limits := r.limits
+	if cfg.Limits != nil {
+		limits = cfg.Limits.over(r.limits)
+	}
 	cr := &ChannelRoute{
+		limits:  limits,
 		rate:    rate.withDefaults(),
 		router:  r,
 		name:    cfg.Name,

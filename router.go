@@ -61,19 +61,20 @@ type Options struct {
 	// RateLimit limits each connection's message rate; see RateLimit for
 	// the defaults. ChannelConfig.RateLimit overrides it per channel.
 	RateLimit RateLimit
+	// HandshakeTimeout bounds the open lifecycle before the upgrade
+	// (middleware, auth, permissions): past it the opening is refused with
+	// 503. Default 10s.
+	HandshakeTimeout time.Duration
+	// FirstMessageTimeout, if positive, closes with 1008 a channel whose
+	// client sends no message within it after the upgrade. Default: off.
+	FirstMessageTimeout time.Duration
+	// MaxTopics is how many topics one channel may subscribe to; Subscribe
+	// beyond it returns ErrTooManyTopics. Default 100; negative: no limit.
+	MaxTopics int
 	// MaxChannels limits open channels; past it openings get HTTP 503.
 	// Default 0: no limit.
 	MaxChannels int
 }
-
-const (
-	defaultReadLimit    = 64 << 10
-	defaultInboundQueue = 32
-	defaultSendQueue    = 256
-	defaultWriteTimeout = 10 * time.Second
-	defaultPingInterval = 30 * time.Second
-	defaultPongTimeout  = 15 * time.Second
-)
 
 // Router routes WebSocket connections to channels by path and runs their
 // lifecycles. It is an http.Handler. Register channels with Route (and their
@@ -84,6 +85,7 @@ const (
 // Router.Shutdown, for example from http.Server.RegisterOnShutdown.
 type Router struct {
 	opts   Options
+	limits Limits // Router-wide, defaults filled; ChannelRoute.limits derive from it
 	accept websocket.AcceptOptions
 	log    *slog.Logger
 	obs    *Observer
@@ -108,33 +110,16 @@ type Router struct {
 
 // New returns a Router configured by opts.
 func New(opts Options) *Router {
-	if opts.ReadLimit == 0 {
-		opts.ReadLimit = defaultReadLimit
-	}
-	if opts.InboundQueue <= 0 {
-		opts.InboundQueue = defaultInboundQueue
-	}
-	if opts.SendQueue <= 0 {
-		opts.SendQueue = defaultSendQueue
-	}
-	if opts.WriteTimeout <= 0 {
-		opts.WriteTimeout = defaultWriteTimeout
-	}
-	if opts.PingInterval == 0 {
-		opts.PingInterval = defaultPingInterval
-	}
-	if opts.PongTimeout <= 0 {
-		opts.PongTimeout = defaultPongTimeout
-	}
 	opts.Middleware = append([]Middleware(nil), opts.Middleware...)
 	r := &Router{
-		opts:  opts,
-		log:   opts.Logger,
-		obs:   opts.Observer,
-		mux:   http.NewServeMux(),
-		names: make(map[string]*ChannelRoute),
-		open:  make(map[string]*Channel),
-		pool:  newPool(),
+		opts:   opts,
+		limits: routerLimits(&opts),
+		log:    opts.Logger,
+		obs:    opts.Observer,
+		mux:    http.NewServeMux(),
+		names:  make(map[string]*ChannelRoute),
+		open:   make(map[string]*Channel),
+		pool:   newPool(),
 	}
 	if opts.AcceptOptions != nil {
 		r.accept = *opts.AcceptOptions

@@ -54,6 +54,9 @@ func (c *Channel) Subscribe(topic string) error {
 	if already {
 		return nil
 	}
+	if max := c.route.limits.MaxTopics; max > 0 && len(c.Topics()) >= max {
+		return ErrTooManyTopics
+	}
 	if first {
 		if err := h.broker.Subscribe(c.ctx, c.router.node, topic); err != nil {
 			return fmt.Errorf("wsroute: subscribe %q: %w", topic, err)

@@ -1,6 +1,7 @@
 package wsroute
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -61,7 +62,7 @@ type Channel struct {
 
 	inMu        sync.Mutex // guards the fields below up to outMu
 	inCond      sync.Cond  // on inMu: space in inQ, a worker exited, closing
-	inQ         ring[[]byte]
+	inQ         ring[inFrame]
 	workers     int    // running worker goroutines
 	received    uint64 // frames the reader has read
 	paused      bool   // the reader waits for space in inQ
@@ -88,10 +89,17 @@ const (
 	stateClosed
 )
 
+// inFrame is one item of the inbound queue.
+type inFrame struct {
+	data   []byte
+	binary bool // a binary frame, for the channel's binary handler
+}
+
 // outFrame is one item of the send queue: a data frame, or the close frame.
 type outFrame struct {
-	data  []byte
-	close bool
+	data   []byte
+	binary bool
+	close  bool
 }
 
 func newChannel(cr *ChannelRoute, req *http.Request) *Channel {
@@ -153,6 +161,12 @@ func (c *Channel) Send(ctx context.Context, v any) error {
 		return err
 	}
 	return c.enqueue(b)
+}
+
+// SendBinary queues b as a binary frame for the peer, like Send. Use it on
+// channels whose clients expect binary frames (see HandleBinary).
+func (c *Channel) SendBinary(ctx context.Context, b []byte) error {
+	return c.push(outFrame{data: bytes.Clone(b), binary: true}, false)
 }
 
 // enqueue queues one frame for the writer, starting it if it is not
@@ -222,7 +236,11 @@ func (c *Channel) write() {
 			continue
 		}
 		c.beginWrite()
-		err := c.conn.Write(context.Background(), websocket.MessageText, f.data)
+		typ := websocket.MessageText
+		if f.binary {
+			typ = websocket.MessageBinary
+		}
+		err := c.conn.Write(context.Background(), typ, f.data)
 		c.endWrite()
 		if err != nil {
 			c.drop("write failed") // a timeout has already recorded its own reason

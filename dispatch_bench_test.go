@@ -165,11 +165,11 @@ func BenchmarkDispatch(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			env := newBenchEnv(b, withSchema)
-			env.c.handle(benchFrame)
+			env.c.handle(inFrame{data: benchFrame})
 			env.readReply(b, true)
 			b.ReportAllocs()
 			for b.Loop() {
-				env.c.handle(benchFrame)
+				env.c.handle(inFrame{data: benchFrame})
 				env.readReply(b, false)
 			}
 		})

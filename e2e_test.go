@@ -226,3 +226,15 @@ func TestEndToEndShutdown(t *testing.T) {
 		assert.Equal(t, websocket.StatusGoingAway, cl.wait(t).Code)
 	}
 }
+
+// newHTTPTestServer serves r on loopback and returns its ws:// URL; the
+// Router is shut down and the server closed when the test ends.
+func newHTTPTestServer(t *testing.T, r *wsroute.Router) string {
+	t.Helper()
+	srv := httptest.NewServer(r)
+	t.Cleanup(func() {
+		require.NoError(t, r.Shutdown(context.Background()))
+		srv.Close()
+	})
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}

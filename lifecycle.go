@@ -158,7 +158,8 @@ func (c *Channel) safely(what string, fn func() error) (err error) {
 }
 
 // read is the reader: it reads frames with a non-cancellable context,
-// refuses binary frames and invalid UTF-8, and queues the rest for a worker.
+// refuses invalid UTF-8 and binary frames (unless the channel has a binary
+// handler), and queues the rest for a worker.
 // It never runs handlers. When reading fails, the channel ends.
 func (c *Channel) read() {
 	var first *time.Timer // FirstMessageTimeout
@@ -176,14 +177,16 @@ func (c *Channel) read() {
 			return
 		}
 		switch {
+		case typ != websocket.MessageText && c.route.binary != nil:
+			c.deliver(inFrame{data: data, binary: true}, true)
 		case typ != websocket.MessageText:
-			c.deliver(nil, false)
+			c.deliver(inFrame{}, false)
 			c.Close(websocket.StatusPolicyViolation, "binary frames are not accepted")
 		case !utf8.Valid(data):
-			c.deliver(nil, false)
+			c.deliver(inFrame{}, false)
 			c.Close(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
 		default:
-			c.deliver(data, true)
+			c.deliver(inFrame{data: data}, true)
 		}
 	}
 }
@@ -192,7 +195,7 @@ func (c *Channel) read() {
 // channel is not closing, queues it, starting a worker when fewer than
 // Parallel run. While the queue is full it waits: the reader stops reading
 // and TCP pushes back on the client.
-func (c *Channel) deliver(data []byte, ok bool) {
+func (c *Channel) deliver(f inFrame, ok bool) {
 	c.inMu.Lock()
 	if ok && !c.closing && c.inQ.len() >= c.route.limits.InboundQueue {
 		c.paused = true // pongs wait unread meanwhile: see heartbeat
@@ -210,7 +213,7 @@ func (c *Channel) deliver(data []byte, ok bool) {
 		c.inMu.Unlock()
 		return
 	}
-	c.inQ.push(data)
+	c.inQ.push(f)
 	start := c.workers < c.route.cfg.Parallel
 	if start {
 		c.workers++
@@ -240,26 +243,33 @@ func (c *Channel) work() {
 			}
 			return
 		}
-		data := c.inQ.pop()
+		f := c.inQ.pop()
 		if c.inQ.len() == c.route.limits.InboundQueue-1 {
 			c.inCond.Broadcast() // the reader may be waiting for space
 		}
 		c.inMu.Unlock()
-		c.handle(data)
+		c.handle(f)
 	}
 }
 
 // handle runs the message lifecycle for one frame: classify, route, then the
 // route's pipeline, and sends the reply or the error.
-func (c *Channel) handle(data []byte) {
+func (c *Channel) handle(in inFrame) {
 	obs := c.router.obs
 	var start time.Time
 	if obs.OnMessage != nil {
 		start = time.Now()
 	}
 	cr := c.route
-	m := &Message{cr: cr, data: data, f: frame.Parse(data, cr.cfg.RouteKey, cr.cfg.RefKey)}
-	rt, err := cr.classify(m)
+	m := &Message{cr: cr, data: in.data, binary: in.binary}
+	var rt *route
+	var err error
+	if in.binary {
+		rt = cr.binary
+	} else {
+		m.f = frame.Parse(in.data, cr.cfg.RouteKey, cr.cfg.RefKey)
+		rt, err = cr.classify(m)
+	}
 	if rerr := c.rateStage(rt); rerr != nil { // garbage costs tokens too
 		rt, err = nil, rerr
 	}
@@ -271,7 +281,7 @@ func (c *Channel) handle(data []byte) {
 	switch {
 	case err == nil:
 		if m.reply != nil {
-			_ = c.push(outFrame{data: m.reply}, true)
+			_ = c.push(outFrame{data: m.reply, binary: m.binary}, true)
 		}
 	case errors.Is(err, ErrNoReply):
 	default:

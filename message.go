@@ -18,15 +18,20 @@ import (
 // (IsOpen). Its byte slices must not be modified; they are never reused, so
 // they may be kept (returned as a json.RawMessage, say).
 type Message struct {
-	open  bool
-	cr    *ChannelRoute
-	route *route
-	data  []byte
-	f     frame.Frame
-	input []byte // Input, built on first use
+	open   bool
+	binary bool
+	cr     *ChannelRoute
+	route  *route
+	data   []byte
+	f      frame.Frame
+	input  []byte // Input, built on first use
 
 	reply []byte // the frame to send once the pipeline succeeded; nil: none
 }
+
+// IsBinary reports whether the message is a binary frame, for the channel's
+// binary handler (see HandleBinary). Its bytes are in Data.
+func (m *Message) IsBinary() bool { return m.binary }
 
 // IsOpen reports whether this is the open lifecycle rather than a message.
 func (m *Message) IsOpen() bool { return m.open }

@@ -88,6 +88,7 @@ type ChannelRoute struct {
 	open     Handler           // middleware-wrapped open stages
 	routes   map[string]*route // by route-key value
 	fallback *route            // the default handler, or nil
+	binary   *route            // the binary handler, or nil: binary frames close with 1008
 }
 
 // route is one message route, ready to run.
@@ -170,6 +171,34 @@ func HandleDefault[Out any](cr *ChannelRoute, fn func(ctx context.Context, c *Ch
 		return m.setRawReply(res)
 	}
 	cr.fallback = cr.newRoute(where, "", invoke, cfg)
+}
+
+// HandleBinary opts the channel into binary frames: each is handed to fn
+// (Message.Data holds the bytes) after the channel's middleware, auth (a
+// session is required unless cfg says Public) and permissions — no schema
+// applies. A non-nil result is sent back as a binary frame; errors are sent
+// as JSON error frames. Without a binary handler a binary frame closes the
+// channel with 1008.
+func HandleBinary(cr *ChannelRoute, fn func(ctx context.Context, c *Channel, m *Message) ([]byte, error), cfg ...RouteConfig) {
+	where := fmt.Sprintf("wsroute: channel %q binary handler", cr.name)
+	if fn == nil {
+		panic(where + ": nil handler")
+	}
+	if cr.binary != nil {
+		panic(where + ": registered twice")
+	}
+	if len(cfg) == 1 && cfg[0].Schema != nil {
+		panic(where + ": a schema cannot validate binary frames")
+	}
+	invoke := func(ctx context.Context, c *Channel, m *Message) error {
+		res, err := fn(ctx, c, m)
+		if err != nil {
+			return err
+		}
+		m.reply = res
+		return nil
+	}
+	cr.binary = cr.newRoute(where, "", invoke, cfg)
 }
 
 // newRoute builds a route's pipeline: middleware (router, channel, route)

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -251,7 +252,7 @@ func BenchmarkStage(b *testing.B) {
 		}},
 		{"auth", func() error { return authStage(ctx, c, nil, false) }},
 		{"permissions", func() error { return permissionStage(ctx, c, m, benchNotBanned) }},
-		{"validate", func() error { return validateStage(m, sch) }},
+		{"validate", func() error { return validateStage(m, sch, newCaseGuard(reflect.TypeFor[benchEchoIn](), 0)) }},
 		{"validate-decode-any", func() error { _, err := schema.Decode(benchFrame); return err }},
 		{"validate-jsonschema", func() error {
 			if d := sch.Validate(input); d != nil {

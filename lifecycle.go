@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -390,14 +392,22 @@ func (c *Channel) finish(readErr error) {
 	c.router.channels.Done()
 }
 
-// peerCloseInfo derives why a connection ended from the error Read returned.
+// peerCloseInfo derives why a connection ended from the error Read returned,
+// when nothing on the server's side recorded a reason first.
 func peerCloseInfo(err error) CloseInfo {
 	var ce websocket.CloseError
+	var ne net.Error
 	switch {
 	case errors.As(err, &ce):
 		return CloseInfo{Code: ce.Code, Reason: ce.Reason, ByPeer: true}
 	case errors.Is(err, websocket.ErrMessageTooBig):
-		return CloseInfo{Code: websocket.StatusMessageTooBig, Reason: "message too big", ByPeer: true}
+		return CloseInfo{Code: websocket.StatusMessageTooBig, Reason: "message too big"}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), errors.As(err, &ne):
+	case strings.Contains(err.Error(), ": received "):
+		// coder/websocket refused a frame ("received unmasked frame from
+		// client", "received unknown opcode", ...) and closed with 1002. It
+		// exports no error value for these; its messages are the signal.
+		return CloseInfo{Code: websocket.StatusProtocolError, Reason: "protocol error"}
 	}
 	return CloseInfo{Code: -1, Reason: "connection lost", ByPeer: true}
 }

@@ -3,6 +3,7 @@ package wsroute
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/wsroute/wsroute/internal/schema"
@@ -145,7 +146,7 @@ func Handle[In, Out any](cr *ChannelRoute, name string, fn func(ctx context.Cont
 		}
 		return m.setReply(res, out)
 	}
-	cr.routes[name] = cr.newRoute(where, name, invoke, cfg)
+	cr.routes[name] = cr.newRoute(where, name, invoke, cfg, newCaseGuard(reflect.TypeFor[In](), 0))
 }
 
 // HandleDefault registers fn as the channel's default handler: it receives
@@ -170,7 +171,7 @@ func HandleDefault[Out any](cr *ChannelRoute, fn func(ctx context.Context, c *Ch
 		}
 		return m.setRawReply(res)
 	}
-	cr.fallback = cr.newRoute(where, "", invoke, cfg)
+	cr.fallback = cr.newRoute(where, "", invoke, cfg, nil)
 }
 
 // HandleBinary opts the channel into binary frames: each is handed to fn
@@ -198,12 +199,14 @@ func HandleBinary(cr *ChannelRoute, fn func(ctx context.Context, c *Channel, m *
 		m.reply = res
 		return nil
 	}
-	cr.binary = cr.newRoute(where, "", invoke, cfg)
+	cr.binary = cr.newRoute(where, "", invoke, cfg, nil)
 }
 
 // newRoute builds a route's pipeline: middleware (router, channel, route)
 // around auth → permissions → validation → invoke (decode, handler, reply).
-func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []RouteConfig) *route {
+// guard, for typed routes, keeps keys that reach a field only by case folding
+// from bypassing the schema (see caseGuard).
+func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []RouteConfig, guard *caseGuard) *route {
 	cr.router.mustNotServe(where)
 	if len(cfgs) > 1 {
 		panic(where + ": more than one RouteConfig")
@@ -225,7 +228,7 @@ func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []
 			return err
 		}
 		if sch != nil {
-			if err := validateStage(m, sch); err != nil {
+			if err := validateStage(m, sch, guard); err != nil {
 				return err
 			}
 		}

@@ -50,13 +50,16 @@ func (s *Schema) mustCompile(where string, reserved ...string) *schema.Schema {
 }
 
 // validateStage validates a routed message's input against sch.
-func validateStage(m *Message, sch *schema.Schema) error {
+func validateStage(m *Message, sch *schema.Schema, guard *caseGuard) error {
 	v, err := schema.DecodeObject(m.data, m.cr.cfg.RouteKey, m.cr.cfg.RefKey)
 	if err != nil { // the frame was valid JSON; only numbers beyond any range get here
 		return &Error{Code: CodeInvalid, Message: "input is invalid", Err: err, Details: []Detail{{Message: "cannot decode input"}}}
 	}
 	details := sch.Validate(v)
 	if len(details) == 0 {
+		if d := guard.check(v, ""); d != nil {
+			return &Error{Code: CodeInvalid, Message: "input is invalid", Details: []Detail{*d}}
+		}
 		return nil
 	}
 	e := &Error{Code: CodeInvalid, Message: "input is invalid", Details: make([]Detail, len(details))}

@@ -325,6 +325,9 @@ func (cr *ChannelRoute) classify(m *Message) (*route, error) {
 	}
 	if raw := m.routeRaw(); raw != nil {
 		name, _ := frame.Unquote(raw)
+		if len(name) > 64 { // the route key already echoes it in full
+			name = strings.ToValidUTF8(name[:64], "") + "..."
+		}
 		return nil, NewError(CodeNotFound, fmt.Sprintf("no route %q", name))
 	}
 	return nil, NewError(CodeNotFound, fmt.Sprintf("message names no route (%q missing or not a string)", cr.cfg.RouteKey))

@@ -243,7 +243,11 @@ func (c *Channel) write() {
 		err := c.conn.Write(context.Background(), typ, f.data)
 		c.endWrite()
 		if err != nil {
-			c.drop("write failed") // a timeout has already recorded its own reason
+			// coder/websocket closes the connection on a failed write; the
+			// reader then ends the channel with what it finds there — the
+			// peer's close frame if one raced with this write, or a lost
+			// connection — and a timeout has already recorded its reason.
+			c.stopQueues()
 		}
 	}
 }

@@ -173,17 +173,13 @@ func (h *hub) deliverRemote(e Envelope) {
 }
 
 // deliver queues the event frame for each local subscriber but exclude and
-// returns how many it reached. The subscriber list is copied under the lock
-// and the frames are queued outside it.
+// returns how many it reached. Frames are queued under the read lock, so no
+// event reaches a channel after its Unsubscribe returned; queueing never
+// blocks and dropping a slow consumer takes no hub lock.
 func (h *hub) deliver(topic string, data json.RawMessage, exclude string) int {
 	h.mu.RLock()
-	subs := make([]*Channel, 0, len(h.topics[topic]))
-	for c := range h.topics[topic] {
-		if c.id != exclude {
-			subs = append(subs, c)
-		}
-	}
-	h.mu.RUnlock()
+	defer h.mu.RUnlock()
+	subs := h.topics[topic]
 	if len(subs) == 0 {
 		return 0
 	}
@@ -195,8 +191,8 @@ func (h *hub) deliver(topic string, data json.RawMessage, exclude string) int {
 	b = append(b, data...)
 	b = append(b, '}')
 	n := 0
-	for _, c := range subs {
-		if c.enqueue(b) == nil {
+	for c := range subs {
+		if c.id != exclude && c.enqueue(b) == nil {
 			n++
 		}
 	}

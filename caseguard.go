@@ -33,7 +33,9 @@ func newCaseGuard(t reflect.Type, depth int) *caseGuard {
 		return nil
 	case reflect.Struct:
 		g := &caseGuard{fields: make(map[string]*caseGuard)}
-		addFields(g, t, depth)
+		for _, f := range jsonFields(t, 0) {
+			g.fields[f.name] = newCaseGuard(f.typ, depth+1)
+		}
 		return g
 	}
 	return nil
@@ -43,34 +45,6 @@ func newCaseGuard(t reflect.Type, depth int) *caseGuard {
 // unmarshaler): its keys are its own business.
 func plainStructImplements(t reflect.Type) bool {
 	return t.Implements(jsonUnmarshalerType) || reflect.PointerTo(t).Implements(jsonUnmarshalerType)
-}
-
-func addFields(g *caseGuard, t reflect.Type, depth int) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		if f.Anonymous && name == "" {
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				addFields(g, ft, depth+1)
-				continue
-			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		g.fields[name] = newCaseGuard(f.Type, depth+1)
-	}
 }
 
 // check looks for keys in v (as decoded for validation) that would reach a

@@ -1,17 +1,16 @@
 package wsroute_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
+	"github.com/wsroute/wsroute/internal/leakcheck"
 )
 
 // TestMain fails the run if any goroutine of wsroute or coder/websocket is
@@ -28,42 +27,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// leakedGoroutines returns the stacks of library goroutines still running,
-// giving goroutines that are already on their way out up to wait to finish
-// (like go.uber.org/goleak, it retries instead of asserting at once).
+// leakedGoroutines returns the stacks of library goroutines still running
+// after up to wait, joined, or "".
 func leakedGoroutines(wait time.Duration) string {
-	deadline := time.Now().Add(wait)
-	for delay := time.Millisecond; ; delay *= 2 {
-		leaked := libraryGoroutines()
-		if len(leaked) == 0 || time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(min(delay, 100*time.Millisecond))
-	}
-}
-
-func libraryGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var leaked []string
-	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		s := string(g)
-		if strings.Contains(s, "leakedGoroutines") {
-			continue
-		}
-		if strings.Contains(s, "github.com/wsroute/wsroute.") || strings.Contains(s, "github.com/wsroute/wsroute/internal/") ||
-			strings.Contains(s, "github.com/wsroute/wsroute/wsroutetest.") || strings.Contains(s, "github.com/coder/websocket.") {
-			leaked = append(leaked, s)
-		}
-	}
-	return leaked
+	return strings.Join(leakcheck.Leaked(wait), "\n\n")
 }
 
 func TestNoGoroutineLeftAfterShutdown(t *testing.T) {

@@ -219,24 +219,31 @@ func plainStruct(t reflect.Type, custom ...reflect.Type) bool {
 // checkReserved panics if struct type t has a JSON field named like the route
 // key or the ref. The match ignores case because encoding/json's decoding does.
 func checkReserved(where, what string, t reflect.Type, keys ...string) {
-	for _, name := range jsonFieldNames(t, 0) {
+	for _, f := range jsonFields(t, 0) {
 		for _, k := range keys {
-			if strings.EqualFold(name, k) {
-				panic(fmt.Sprintf("%s: %s %v has a field named %q, which is reserved for the route key or ref", where, what, t, name))
+			if strings.EqualFold(f.name, k) {
+				panic(fmt.Sprintf("%s: %s %v has a field named %q, which is reserved for the route key or ref", where, what, t, f.name))
 			}
 		}
 	}
 }
 
-// jsonFieldNames returns the top-level JSON member names of t's encoding.
-func jsonFieldNames(t reflect.Type, depth int) []string {
+// jsonField is one member of a struct type's JSON encoding.
+type jsonField struct {
+	name string
+	typ  reflect.Type
+}
+
+// jsonFields returns the JSON members of t (or of what it points to, if a
+// struct), with embedded structs flattened as encoding/json does.
+func jsonFields(t reflect.Type, depth int) []jsonField {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t.Kind() != reflect.Struct || depth > 8 {
 		return nil
 	}
-	var names []string
+	var fields []jsonField
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
@@ -245,8 +252,14 @@ func jsonFieldNames(t reflect.Type, depth int) []string {
 		}
 		name, _, _ := strings.Cut(tag, ",")
 		if f.Anonymous && name == "" {
-			names = append(names, jsonFieldNames(f.Type, depth+1)...)
-			continue
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				fields = append(fields, jsonFields(ft, depth+1)...)
+				continue
+			}
 		}
 		if !f.IsExported() {
 			continue
@@ -254,9 +267,9 @@ func jsonFieldNames(t reflect.Type, depth int) []string {
 		if name == "" {
 			name = f.Name
 		}
-		names = append(names, name)
+		fields = append(fields, jsonField{name: name, typ: f.Type})
 	}
-	return names
+	return fields
 }
 
 // decodeError turns an encoding/json error into an invalid *Error.

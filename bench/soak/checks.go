@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"runtime"
 	"runtime/metrics"
-	"strings"
 	"time"
+
+	"github.com/wsroute/wsroute/internal/leakcheck"
 )
 
 // Heap margin: after Shutdown and a GC, live heap objects may exceed the
@@ -50,42 +50,7 @@ func heapAfterGC() uint64 {
 // to wait to finish (like the library's own leak_test.go). The soak's own
 // functions (bench/soak) do not count, but a soak client still inside
 // coder/websocket does.
-func leakedGoroutines(wait time.Duration) []string {
-	deadline := time.Now().Add(wait)
-	for delay := time.Millisecond; ; delay *= 2 {
-		leaked := libraryGoroutines()
-		if len(leaked) == 0 || time.Now().After(deadline) {
-			return leaked
-		}
-		time.Sleep(min(delay, 100*time.Millisecond))
-	}
-}
-
-// libraryGoroutines returns the stacks of the goroutines that mention wsroute
-// (outside bench/) or coder/websocket.
-func libraryGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var leaked []string
-	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		s := string(g)
-		if strings.Contains(s, "libraryGoroutines") {
-			continue
-		}
-		if strings.Contains(s, "github.com/wsroute/wsroute.") || strings.Contains(s, "github.com/wsroute/wsroute/internal/") ||
-			strings.Contains(s, "github.com/wsroute/wsroute/wsroutetest.") || strings.Contains(s, "github.com/coder/websocket.") {
-			leaked = append(leaked, s)
-		}
-	}
-	return leaked
-}
+func leakedGoroutines(wait time.Duration) []string { return leakcheck.Leaked(wait) }
 
 // check runs every verdict on what the run recorded and fills rep.Checks.
 func (rep *report) check(sst *serverStats, l *ledger) {

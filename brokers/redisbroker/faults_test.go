@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/brokers/redisbroker"
+	"github.com/wsroute/wsroute/internal/leakcheck"
 	"github.com/wsroute/wsroute/wsroutetest"
 )
 
@@ -148,7 +149,7 @@ func TestShutdownReleasesTheBroker(t *testing.T) {
 			c := wsroutetest.MustDial(t, r, "/", nil)
 			require.NoError(t, c.Channel().Subscribe("t"))
 			require.NoError(t, r.Publish(t.Context(), "t", 1, wsroute.PublishOptions{}))
-			require.NotEmpty(t, goroutines(subscriptions), "the Broker reads its subscription")
+			require.NotEmpty(t, leakcheck.Matching(0, subscriptions), "the Broker reads its subscription")
 
 			require.NoError(t, r.Shutdown(t.Context()))
 			gone := subscriptions

@@ -1,7 +1,6 @@
 package redisbroker_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/brokers/redisbroker"
+	"github.com/wsroute/wsroute/internal/leakcheck"
 )
 
 // startHint tells how to start the Redis the tests need.
@@ -55,40 +54,10 @@ func subscriptions(stack string) bool {
 	return strings.Contains(stack, "brokers/redisbroker.") || strings.Contains(stack, "github.com/redis/go-redis/v9.(*PubSub)")
 }
 
-// goroutines returns the stacks of the goroutines that match.
-func goroutines(match func(stack string) bool) []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var found []string
-	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		if s := string(g); match(s) {
-			found = append(found, s)
-		}
-	}
-	return found
-}
-
 // waitGoroutines waits, at most wait, until no goroutine matches, and
 // returns those left if some remain.
 func waitGoroutines(wait time.Duration, match func(stack string) bool) []string {
-	deadline := time.Now().Add(wait)
-	for delay := time.Millisecond; ; delay *= 2 {
-		left := goroutines(match)
-		if len(left) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return left
-		}
-		time.Sleep(min(delay, 100*time.Millisecond))
-	}
+	return leakcheck.Matching(wait, match)
 }
 
 // redisAddr is the shared test Redis: WSROUTE_REDIS_ADDR or 127.0.0.1:6379.

@@ -20,18 +20,32 @@ var libraryFrames = []string{
 // Leaked returns the stacks of library goroutines still running, giving
 // goroutines already on their way out up to wait to finish (like
 // go.uber.org/goleak, it retries rather than asserting at once).
-func Leaked(wait time.Duration) []string {
+func Leaked(wait time.Duration) []string { return Matching(wait, isLibrary) }
+
+// Matching is Leaked for the goroutines whose stack match accepts (an
+// adapter's tests look for their engine client's goroutines, say).
+func Matching(wait time.Duration, match func(stack string) bool) []string {
 	deadline := time.Now().Add(wait)
 	for delay := time.Millisecond; ; delay *= 2 {
-		leaked := library()
-		if len(leaked) == 0 || time.Now().After(deadline) {
-			return leaked
+		left := goroutines(match)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
 		}
 		time.Sleep(min(delay, 100*time.Millisecond))
 	}
 }
 
-func library() []string {
+func isLibrary(stack string) bool {
+	for _, f := range libraryFrames {
+		if strings.Contains(stack, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// goroutines returns the stacks that match, leaving out the caller's own.
+func goroutines(match func(stack string) bool) []string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -41,18 +55,11 @@ func library() []string {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	var leaked []string
+	var found []string
 	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		s := string(g)
-		if strings.Contains(s, "internal/leakcheck.library") {
-			continue // this one
-		}
-		for _, f := range libraryFrames {
-			if strings.Contains(s, f) {
-				leaked = append(leaked, s)
-				break
-			}
+		if s := string(g); !strings.Contains(s, "internal/leakcheck.goroutines") && match(s) {
+			found = append(found, s)
 		}
 	}
-	return leaked
+	return found
 }

@@ -88,7 +88,7 @@ func advSized(n int) string {
 func TestAdversarialReadLimit(t *testing.T) {
 	t.Parallel()
 	const limit = 4096
-	r, tr := advRouter(t, wsroute.Options{ReadLimit: limit})
+	r, tr := advRouter(t, wsroute.Options{Limits: wsroute.Limits{ReadLimit: limit}})
 	url := advServe(t, r, tr)
 	t.Run("in memory at the limit", func(t *testing.T) {
 		t.Parallel()
@@ -262,7 +262,7 @@ func TestAdversarialNetFlood(t *testing.T) {
 
 func TestAdversarialNetNonReader(t *testing.T) {
 	t.Parallel()
-	r, tr := advRouter(t, wsroute.Options{SendQueue: 64, WriteTimeout: time.Minute, PingInterval: -1})
+	r, tr := advRouter(t, wsroute.Options{Limits: wsroute.Limits{SendQueue: 64, WriteTimeout: time.Minute, PingInterval: -1}})
 	url := advServe(t, r, tr)
 	reader, _ := advDial(t, url)
 	reader.SetReadLimit(1 << 20)
@@ -419,7 +419,7 @@ func TestAdversarialNetAbruptDrop(t *testing.T) {
 
 func TestAdversarialNetProtocolViolations(t *testing.T) {
 	t.Parallel()
-	r, tr := advRouter(t, wsroute.Options{ReadLimit: 4096})
+	r, tr := advRouter(t, wsroute.Options{Limits: wsroute.Limits{ReadLimit: 4096}})
 	url := advServe(t, r, tr)
 	first := advFrame(advText, `{"action":"ec`)
 	tests := []struct {

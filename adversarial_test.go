@@ -138,7 +138,7 @@ func advRouter(t *testing.T, opts wsroute.Options) (*wsroute.Router, *advTracker
 	})
 	public := wsroute.RouteConfig{Public: true}
 	for _, name := range []string{"mem", "net"} {
-		ch := r.Route("/"+name[:1], wsroute.ChannelConfig{Name: name, Public: true, OnConnect: tr.connect, OnDisconnect: tr.disconnect})
+		ch := r.Channel("/"+name[:1], wsroute.ChannelConfig{Name: name, Public: true, OnConnect: tr.connect, OnDisconnect: tr.disconnect})
 		wsroute.Handle(ch, "echo", func(_ context.Context, _ *wsroute.Channel, in titleIn) (titleOut, error) {
 			tr.echoes.Add(1)
 			return titleOut(in), nil

@@ -2,6 +2,7 @@ package wsroute
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -87,12 +88,27 @@ func BearerToken(h http.Header) (string, bool) {
 	return t, t != ""
 }
 
+// checkAuthenticator panics at registration when a is a TokenAuth without
+// its Check: every opening would otherwise fail at run time.
+func checkAuthenticator(where string, a Authenticator) {
+	switch t := a.(type) {
+	case TokenAuth:
+		if t.Check == nil {
+			panic(fmt.Sprintf("wsroute: channel %q: TokenAuth has a nil Check", where))
+		}
+	case *TokenAuth:
+		if t == nil || t.Check == nil {
+			panic(fmt.Sprintf("wsroute: channel %q: TokenAuth has a nil Check", where))
+		}
+	}
+}
+
 // authStage is the auth stage of both lifecycles: run the authenticator (open
 // only), then enforce the policy: unless public, a session is required.
 func authStage(ctx context.Context, c *Channel, a Authenticator, public bool) error {
 	if a != nil {
 		if err := a.Authenticate(ctx, c); err != nil {
-			if e, _ := toError(err); e.Code == CodeForbidden || e.Code == CodeUnavailable {
+			if e := toError(err); e.Code == CodeForbidden || e.Code == CodeUnavailable {
 				return e
 			}
 			c.router.log.DebugContext(ctx, "wsroute: authentication failed",

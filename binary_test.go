@@ -15,7 +15,7 @@ import (
 func TestBinaryHandler(t *testing.T) {
 	t.Parallel()
 	r := wsroute.New(wsroute.Options{Authenticator: tokenAuth})
-	ch := r.Route("/bin", wsroute.ChannelConfig{Public: true})
+	ch := r.Channel("/bin", wsroute.ChannelConfig{Public: true})
 	onlyAlice := func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
 		u, _ := wsroute.SessionAs[user](c)
 		return u.ID == "alice"

@@ -3,7 +3,6 @@ package wsroute
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sync"
 )
 
@@ -14,11 +13,6 @@ type Envelope struct {
 	Data    json.RawMessage `json:"data"`              // the payload's JSON
 	Exclude string          `json:"exclude,omitempty"` // id of a channel not to deliver to
 }
-
-// ErrBrokerUnavailable is wrapped by a Broker's Publish when its engine
-// cannot be reached. Router.Publish still delivers to this node's
-// subscribers and then returns the error: test it with errors.Is.
-var ErrBrokerUnavailable = errors.New("wsroute: broker unavailable")
 
 // Broker carries publishes between the nodes (Routers) of a deployment, over
 // an engine such as Redis Pub/Sub or NATS (adapters: modules
@@ -34,8 +28,11 @@ var ErrBrokerUnavailable = errors.New("wsroute: broker unavailable")
 //   - No delivery to a node without subscribers, where the engine allows it:
 //     the Router calls Subscribe when its first local subscriber to a topic
 //     arrives and Unsubscribe when the last one leaves, and the broker
-//     subscribes the node with the engine accordingly. Calls for one Router
-//     are serialized.
+//     subscribes the node with the engine accordingly. Calls for one topic
+//     are serialized; calls for different topics may run concurrently, and
+//     Unsubscribe may come a little after the last local subscriber left
+//     (it is made in the background, so a slow engine never holds up a
+//     channel's close).
 //   - Its own publishes are not delivered twice: the Router delivers locally
 //     itself, and drops envelopes carrying its own node id when the engine
 //     echoes them back (deliver may be called with them; a broker may also
@@ -144,14 +141,17 @@ type EnvelopeCodec interface {
 }
 
 // JSONCodec encodes envelopes as JSON objects:
-// {"node":..,"topic":..,"data":..,"exclude":..}.
-var JSONCodec EnvelopeCodec = jsonCodec{}
+// {"node":..,"topic":..,"data":..,"exclude":..}. Its zero value is ready to
+// use; it is the broker adapters' default codec.
+type JSONCodec struct{}
 
-type jsonCodec struct{}
+var _ EnvelopeCodec = JSONCodec{}
 
-func (jsonCodec) Encode(e Envelope) ([]byte, error) { return json.Marshal(e) }
+// Encode implements EnvelopeCodec.
+func (JSONCodec) Encode(e Envelope) ([]byte, error) { return json.Marshal(e) }
 
-func (jsonCodec) Decode(b []byte) (Envelope, error) {
+// Decode implements EnvelopeCodec.
+func (JSONCodec) Decode(b []byte) (Envelope, error) {
 	var e Envelope
 	err := json.Unmarshal(b, &e)
 	return e, err

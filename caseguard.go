@@ -2,6 +2,7 @@ package wsroute
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -76,7 +77,7 @@ func (g *caseGuard) check(v any, ptr string) *Detail {
 		}
 	case []any:
 		for i, sub := range v {
-			if d := g.elem.check(sub, ptr+"/"+itoa(i)); d != nil {
+			if d := g.elem.check(sub, ptr+"/"+strconv.Itoa(i)); d != nil {
 				return d
 			}
 		}

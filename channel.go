@@ -10,84 +10,66 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/wsroute/wsroute/internal/transport"
 )
 
-// Close codes wsroute uses besides coder/websocket's Status* constants.
-const (
-	// CloseSessionExpired closes a channel whose opening required a session
-	// when that session expires.
-	CloseSessionExpired websocket.StatusCode = 4401
-)
-
-// CloseInfo says how a channel closed. OnDisconnect and Observer.OnClose get it.
-type CloseInfo struct {
-	// Code is the close code sent or received, or -1 when the connection
-	// was dropped without a close frame (slow consumer, heartbeat timeout,
-	// network error, write timeout).
-	Code websocket.StatusCode
-	// Reason is a short explanation: the close frame's reason, or one of
-	// wsroute's ("slow consumer", "server shutdown", "connection lost", ...).
-	Reason string
-	// ByPeer reports whether the peer closed or dropped the connection.
-	ByPeer bool
-}
-
 // Channel is one WebSocket connection on a channel route, from its opening to
 // its close. Its methods are safe for concurrent use.
+//
+// The mechanism behind it is spread over files named for their concern:
+// reader.go (reading, the inbound queue), worker.go (handling), writer.go
+// (the send queue, writing), close.go (states and teardown), heartbeat.go,
+// session.go, topics.go; lifecycle.go holds the open, message and close
+// pipelines that run on it.
 type Channel struct {
-	id         string
-	router     *Router
-	route      *ChannelRoute
-	req        *http.Request // a detached copy: header, URL, path values, remote address
-	ctx        context.Context
-	cancel     context.CancelFunc
-	session    atomic.Pointer[session]
-	conn       transport.Conn // set once, before the channel is open
-	state      atomic.Int32   // stateOpening, stateOpen, stateClosed
-	connected  bool           // OnConnect returned nil; read by the reader goroutine only
-	closeInfo  atomic.Pointer[CloseInfo]
-	workerLoop func()     // c.work, allocated once
-	writeLoop  func()     // c.write, allocated once
-	writes     writeWatch // WriteTimeout
+	id     string
+	router *Router
+	route  *ChannelRoute
+	limits *Limits       // the route's effective limits
+	req    *http.Request // a detached copy: header, URL, path values, remote address
+	ctx    context.Context
+	cancel context.CancelFunc
+	conn   transport.Conn // set by attach; never changes afterwards
 
-	limiter bucket // RateLimit
+	session atomic.Pointer[session] // read without locking; see session.go
+	sessMu  sync.Mutex              // serializes session changes and their expiry timer
 
-	hbMu sync.Mutex  // guards hb
-	hb   *time.Timer // the heartbeat; see heartbeat.go
+	state     atomic.Uint32  // a chanState; changed under mu by end and finish only
+	opened    bool           // upgraded and registered; written by serve, read by finish on the same goroutine
+	connected bool           // OnConnect returned nil; likewise
+	limiter   bucket         // the rate limit's token bucket
+	writes    writeWatch     // WriteTimeout
+	tasks     sync.WaitGroup // workers, the writer and timer callbacks; finish waits for them
 
-	expiryMu sync.Mutex  // guards expiry
-	expiry   *time.Timer // closes the channel when a required session expires
+	mu   sync.Mutex // guards the fields below
+	cond sync.Cond  // on mu: space in the inbound queue, a worker or writer stopped, a state change
+	info *CloseInfo // why the channel ends; the first recorded wins
 
-	inMu        sync.Mutex // guards the fields below up to outMu
-	inCond      sync.Cond  // on inMu: space in inQ, a worker exited, closing
+	closingCh chan struct{} // made by Closing, closed when closing begins
+
 	inQ         ring[inFrame]
-	workers     int    // running worker goroutines
-	received    uint64 // frames the reader has read
-	paused      bool   // the reader waits for space in inQ
-	pauses      uint64 // how often the reader has paused
-	closing     bool   // no new frames are handled; set by Close, drop and the end
-	closeQueued bool   // the close frame has been queued for the writer
-	closeCode   websocket.StatusCode
-	closeReason string
-	idleWaiters atomic.Int32 // goroutines waiting in waitIdle; changed under inMu
+	inBytes     int       // bytes in inQ
+	workers     int       // running workers
+	runners     []*runner // the workers running handlers, for session attribution
+	received    uint64    // frames the reader has read
+	paused      bool      // the reader waits for space in inQ
+	pauses      uint64    // how often the reader has paused
+	idleWaiters int       // goroutines in waitIdle
 
-	outMu     sync.Mutex // guards the fields below
-	outQ      ring[outFrame]
-	writing   bool // a writer goroutine is running
-	outClosed bool // nothing more may be queued
+	outQ     ring[outFrame]
+	outBytes int  // bytes in outQ
+	writing  bool // a writer is running
+
+	hbTimer     *time.Timer // the heartbeat
+	expiryTimer *time.Timer // closes the channel when a required session expires
+	firstTimer  *time.Timer // FirstMessageTimeout
+	closeTimer  *time.Timer // CloseTimeout
 
 	topics map[string]struct{} // guarded by the Router's hub.mu
 
-	workersWG sync.WaitGroup // workers and the writer
+	workerLoop func(gid uint64) // c.work, allocated once
+	writeLoop  func(gid uint64) // c.write, allocated once
 }
-
-const (
-	stateOpening int32 = iota
-	stateOpen
-	stateClosed
-)
 
 // inFrame is one item of the inbound queue.
 type inFrame struct {
@@ -102,26 +84,29 @@ type outFrame struct {
 	close  bool
 }
 
+// chanKey is the context key under which a channel's contexts carry it, so
+// that Shutdown called from one of its callbacks does not wait for itself.
+type chanKey struct{}
+
 func newChannel(cr *ChannelRoute, req *http.Request) *Channel {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
-	detached := req.WithContext(ctx) // keeps the path values
-	detached.Body = http.NoBody
-	detached.Header = req.Header.Clone()
 	c := &Channel{
 		id:     cr.router.newID(),
 		router: cr.router,
 		route:  cr,
-		req:    detached,
-		ctx:    ctx,
-		cancel: cancel,
+		limits: &cr.limits,
 	}
-	c.inCond.L = &c.inMu
+	c.ctx, c.cancel = context.WithCancel(context.WithValue(context.WithoutCancel(req.Context()), chanKey{}, c))
+	detached := req.WithContext(c.ctx) // keeps the path values
+	detached.Body = http.NoBody
+	detached.Header = req.Header.Clone()
+	c.req = detached
+	c.cond.L = &c.mu
 	c.workerLoop = c.work
-	c.writeLoop = c.write
+	c.writeLoop = c.writeAll
 	return c
 }
 
-// ID returns the channel's id, unique within its Router.
+// ID returns the channel's id, unique across the Routers of a deployment.
 func (c *Channel) ID() string { return c.id }
 
 // Name returns the name of the channel route (ChannelConfig.Name).
@@ -147,228 +132,33 @@ func (c *Channel) Cookie(name string) (*http.Cookie, error) { return c.req.Cooki
 // RemoteAddr returns the network address of the peer, as http.Request.RemoteAddr.
 func (c *Channel) RemoteAddr() string { return c.req.RemoteAddr }
 
-// Context returns the channel's context: it keeps the opening request's
-// values and is cancelled when the channel closes.
+// Context returns the channel's context, which handlers receive: it keeps
+// the opening request's values and is cancelled when the channel is closed
+// by Close, CloseWhere or session expiry, when it is dropped, and at the end
+// of its life. Router.Shutdown leaves it alive until Shutdown's own context
+// ends (watch Closing to wrap up early).
 func (c *Channel) Context() context.Context { return c.ctx }
 
 // Send queues the JSON encoding of v for the peer. It never blocks on the
 // peer: when the send queue is full the channel is dropped as a slow consumer
-// and Send returns ErrSlowConsumer. It returns ErrNotOpen before the upgrade
-// and ErrClosed once the channel is closing. ctx is reserved for future use.
+// and Send returns ErrSlowConsumer. It returns ctx's error if ctx is done,
+// ErrNotOpen while the channel is opening and ErrClosed once it is closing.
 func (c *Channel) Send(ctx context.Context, v any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return c.enqueue(b)
+	return c.push(outFrame{data: b}, false)
 }
 
 // SendBinary queues b as a binary frame for the peer, like Send. Use it on
 // channels whose clients expect binary frames (see HandleBinary).
 func (c *Channel) SendBinary(ctx context.Context, b []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return c.push(outFrame{data: bytes.Clone(b), binary: true}, false)
 }
-
-// enqueue queues one frame for the writer, starting it if it is not
-// running; see push.
-func (c *Channel) enqueue(b []byte) error { return c.push(outFrame{data: b}, false) }
-
-// push queues one frame. If no writer runs, one is started: on the pool, or,
-// when inline is set, on the calling goroutine. The channel's own worker
-// writes its replies inline, which saves a goroutine hand-off per message;
-// it then waits on a slow peer (at most WriteTimeout), which only delays that
-// peer's next message. Other senders never write inline and never block.
-func (c *Channel) push(f outFrame, inline bool) error {
-	if c.state.Load() == stateOpening {
-		return ErrNotOpen
-	}
-	c.outMu.Lock()
-	if c.outClosed {
-		c.outMu.Unlock()
-		return ErrClosed
-	}
-	if !f.close && c.outQ.len() >= c.route.limits.SendQueue {
-		c.outMu.Unlock()
-		c.drop("slow consumer")
-		return ErrSlowConsumer
-	}
-	c.outQ.push(f)
-	start := !c.writing
-	if start {
-		c.writing = true
-		c.workersWG.Add(1)
-	}
-	c.outMu.Unlock()
-	switch {
-	case !start:
-	case inline:
-		c.write()
-	default:
-		c.router.pool.run(c.writeLoop)
-	}
-	return nil
-}
-
-// write is the writer: it drains the send queue and returns when it is
-// empty. Start and exit are decided under outMu, so no frame is stranded.
-// Each write is bounded by WriteTimeout.
-func (c *Channel) write() {
-	defer c.workersWG.Done()
-	for {
-		c.outMu.Lock()
-		if c.outQ.len() == 0 {
-			c.writing = false
-			c.outMu.Unlock()
-			c.notifyIdle()
-			return
-		}
-		f := c.outQ.pop()
-		if f.close {
-			c.outClosed = true
-			c.outQ.clear()
-		}
-		c.outMu.Unlock()
-		if f.close {
-			c.inMu.Lock()
-			code, reason := c.closeCode, c.closeReason
-			c.inMu.Unlock()
-			_ = c.conn.Close(code, reason) // waits for the peer's close frame, bounded by coder/websocket
-			continue
-		}
-		c.beginWrite()
-		typ := websocket.MessageText
-		if f.binary {
-			typ = websocket.MessageBinary
-		}
-		err := c.conn.Write(context.Background(), typ, f.data)
-		c.endWrite()
-		if err != nil {
-			// coder/websocket closes the connection on a failed write; the
-			// reader then ends the channel with what it finds there — the
-			// peer's close frame if one raced with this write, or a lost
-			// connection — and a timeout has already recorded its reason.
-			c.stopQueues()
-		}
-	}
-}
-
-// writeWatch enforces WriteTimeout with one lazily armed timer per channel
-// instead of a deadline per write (that cost a timer, a context and one of
-// coder/websocket's AfterFuncs per frame; then a timer Reset and Stop per
-// frame). A write stores its start time; the timer, armed by the first write
-// after it lapsed, checks the write in progress when it fires: too old → the
-// peer is dropped as "write timeout" (recorded before the connection is cut,
-// so the reader reports the right reason); still young → it re-arms for the
-// rest; none → it lapses. Only one writer runs at a time.
-type writeWatch struct {
-	start atomic.Int64 // UnixNano when the write in progress began; 0: none
-	armed atomic.Bool  // the timer is pending (or firing and about to decide)
-	timer *time.Timer  // created by the first write; guarded by armed
-}
-
-// beginWrite marks the start of a write.
-func (c *Channel) beginWrite() {
-	w := &c.writes
-	w.start.Store(time.Now().UnixNano())
-	if w.armed.CompareAndSwap(false, true) {
-		c.armWriteTimer(c.route.limits.WriteTimeout)
-	}
-}
-
-// endWrite marks the end of a write.
-func (c *Channel) endWrite() { c.writes.start.Store(0) }
-
-func (c *Channel) armWriteTimer(d time.Duration) {
-	w := &c.writes
-	if w.timer == nil {
-		w.timer = time.AfterFunc(d, c.checkWrite)
-		return
-	}
-	w.timer.Reset(d)
-}
-
-// checkWrite runs when the write timer fires.
-func (c *Channel) checkWrite() {
-	w := &c.writes
-	timeout := c.route.limits.WriteTimeout
-	if start := w.start.Load(); start != 0 {
-		if age := time.Duration(time.Now().UnixNano() - start); age >= timeout {
-			c.drop("write timeout")
-		} else {
-			c.armWriteTimer(timeout - age)
-		}
-		return
-	}
-	w.armed.Store(false)
-	// A write that began after the check above saw the timer armed and did
-	// not arm it: arm it for that write unless it has done so itself.
-	if w.start.Load() != 0 && w.armed.CompareAndSwap(false, true) {
-		c.armWriteTimer(timeout)
-	}
-}
-
-// stopWriteWatch stops the timer at the end of the channel's life, once the
-// writer is gone (if it fires anyway, it finds no write and lapses).
-func (c *Channel) stopWriteWatch() {
-	if t := c.writes.timer; t != nil {
-		t.Stop()
-	}
-}
-
-// Close closes the channel with code and reason after its running handler
-// (if any) has finished and the frames queued before have been written. The
-// first close wins; later calls do nothing. Frames not yet handled are
-// discarded.
-func (c *Channel) Close(code websocket.StatusCode, reason string) {
-	if !c.recordClose(CloseInfo{Code: code, Reason: reason}) {
-		return
-	}
-	c.inMu.Lock()
-	c.closing = true
-	c.closeCode, c.closeReason = code, reason
-	c.discardLocked()
-	queue := c.workers == 0 && !c.closeQueued && c.state.Load() == stateOpen
-	c.closeQueued = c.closeQueued || queue
-	c.inCond.Broadcast()
-	c.inMu.Unlock()
-	if queue {
-		c.queueClose()
-	}
-}
-
-// queueClose puts the close frame at the end of the send queue.
-func (c *Channel) queueClose() { _ = c.push(outFrame{close: true}, false) }
-
-// drop closes the connection at once, without a close frame: for peers a
-// close frame cannot reach (slow consumer, write timeout) and for the end of
-// Shutdown's grace period.
-func (c *Channel) drop(reason string) {
-	c.recordClose(CloseInfo{Code: -1, Reason: reason})
-	if conn := c.stopQueues(); conn != nil {
-		_ = conn.CloseNow()
-	}
-	c.cancel()
-}
-
-// stopQueues makes the channel handle and send nothing more, and returns its
-// connection (nil while opening).
-func (c *Channel) stopQueues() transport.Conn {
-	c.inMu.Lock()
-	c.closing = true
-	c.discardLocked()
-	c.inCond.Broadcast()
-	c.inMu.Unlock()
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	c.outClosed = true
-	c.outQ.clear()
-	return c.conn
-}
-
-// recordClose stores why the channel closes; the first call wins.
-func (c *Channel) recordClose(info CloseInfo) bool {
-	return c.closeInfo.CompareAndSwap(nil, &info)
-}
-
-// discardLocked drops frames not yet handled. inMu must be held.
-func (c *Channel) discardLocked() { c.inQ.clear() }

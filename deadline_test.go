@@ -33,8 +33,8 @@ func TestWriteTimeoutDropsPeer(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		cl := newCloses()
-		r := wsroute.New(wsroute.Options{WriteTimeout: 3 * time.Second})
-		ch := r.Route("/c", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
+		r := wsroute.New(wsroute.Options{Limits: wsroute.Limits{WriteTimeout: 3 * time.Second}})
+		ch := r.Channel("/c", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
 		wsroute.Handle(ch, "push", func(ctx context.Context, c *wsroute.Channel, _ struct{}) (*struct{}, error) {
 			return nil, c.Send(ctx, strings.Repeat("x", 256<<10)) // larger than the connection's buffer
 		}, wsroute.RouteConfig{Public: true})
@@ -57,8 +57,8 @@ func TestWriteTimeoutAcrossWrites(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		cl := newCloses()
-		r := wsroute.New(wsroute.Options{WriteTimeout: 3 * time.Second})
-		ch := r.Route("/c", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
+		r := wsroute.New(wsroute.Options{Limits: wsroute.Limits{WriteTimeout: 3 * time.Second}})
+		ch := r.Channel("/c", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
 		wsroute.Handle(ch, "two", func(ctx context.Context, c *wsroute.Channel, _ struct{}) (*struct{}, error) {
 			big := strings.Repeat("x", 256<<10) // larger than the connection's buffer
 			_ = c.Send(ctx, "a"+big)

@@ -86,7 +86,7 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B, withSchema bool) *benchEnv {
 	b.Helper()
 	r := New(Options{})
-	cr := r.Route("/echo", ChannelConfig{Authenticator: TokenAuth{
+	cr := r.Channel("/echo", ChannelConfig{Authenticator: TokenAuth{
 		Check: func(_ context.Context, c *Channel, token string) error {
 			c.SetSession(benchUser{ID: token})
 			return nil
@@ -166,11 +166,11 @@ func BenchmarkDispatch(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			env := newBenchEnv(b, withSchema)
-			env.c.handle(inFrame{data: benchFrame})
+			env.c.handle(inFrame{data: benchFrame}, &runner{})
 			env.readReply(b, true)
 			b.ReportAllocs()
 			for b.Loop() {
-				env.c.handle(inFrame{data: benchFrame})
+				env.c.handle(inFrame{data: benchFrame}, &runner{})
 				env.readReply(b, false)
 			}
 		})
@@ -209,14 +209,12 @@ func BenchmarkDispatch(b *testing.B) {
 }
 
 // BenchmarkStage isolates each stage of the message lifecycle, on the same
-// frame and channel as BenchmarkDispatch, plus what surrounds them in the
-// library: the per-message worker goroutine (run-new-goroutine against run
-// and new-goroutine-empty) and the writer's per-frame timeout context.
+// frame and channel as BenchmarkDispatch, plus the push to the writer.
 func BenchmarkStage(b *testing.B) {
 	env := newBenchEnv(b, false)
 	cr, c := env.cr, env.c
 	ctx := c.ctx
-	rt := cr.lookup("echo")
+	rt := cr.routes["echo"]
 	newMsg := func() *Message {
 		return &Message{cr: cr, route: rt, data: benchFrame, f: frame.Parse(benchFrame, cr.cfg.RouteKey, cr.cfg.RefKey)}
 	}
@@ -236,7 +234,6 @@ func BenchmarkStage(b *testing.B) {
 		b.Fatal(err)
 	}
 	reply := m.reply
-	done := make(chan error)
 	failed := errors.New("unexpected result")
 
 	stages := []struct {
@@ -269,24 +266,14 @@ func BenchmarkStage(b *testing.B) {
 		}},
 		{"handler", func() error { _, err := handler(ctx, c, benchEchoIn{Title: benchTitle}); return err }},
 		{"encode", func() error { return m.setReply(benchEchoOut{Title: benchTitle}, outPlan) }},
-		{"enqueue", func() error { // enqueue, the writer goroutine, the pipe, the client's read
-			if err := c.enqueue(reply); err != nil {
+		{"push", func() error { // push, the writer goroutine, the pipe, the client's read
+			if err := c.push(outFrame{data: reply}, false); err != nil {
 				return err
 			}
 			_, _, err := env.client.Read(context.Background())
 			return err
 		}},
 		{"run", func() error { return c.run(rt, newMsg()) }}, // the route's chain: auth … encode
-		{"run-new-goroutine", func() error { // the same on a fresh goroutine, as the worker runs it
-			go func() { done <- c.run(rt, newMsg()) }()
-			return <-done
-		}},
-		{"new-goroutine-empty", func() error { go func() { done <- nil }(); return <-done }},
-		{"write-timeout-ctx", func() error { // what the writer adds to every Write
-			_, cancel := context.WithTimeout(context.Background(), c.router.opts.WriteTimeout)
-			cancel()
-			return nil
-		}},
 	}
 	for _, st := range stages {
 		b.Run(st.name, func(b *testing.B) {

@@ -71,7 +71,7 @@
 //
 //	func main() {
 //		r := wsroute.New(wsroute.Options{})
-//		ch := r.Route("/echo", wsroute.ChannelConfig{Public: true})
+//		ch := r.Channel("/echo", wsroute.ChannelConfig{Public: true})
 //		wsroute.Handle(ch, "echo", func(ctx context.Context, c *wsroute.Channel, in Echo) (Echo, error) {
 //			return in, nil
 //		}, wsroute.RouteConfig{Public: true})

@@ -48,7 +48,7 @@ func e2eServer(t *testing.T, opts wsroute.Options, cl *closes) (*wsroute.Router,
 	t.Helper()
 	opts.Authenticator = tokenAuth
 	r := wsroute.New(opts)
-	ch := r.Route("/e", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
+	ch := r.Channel("/e", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
 	wsroute.Handle(ch, "echo", func(_ context.Context, _ *wsroute.Channel, in titleIn) (titleOut, error) {
 		return titleOut(in), nil
 	}, wsroute.RouteConfig{Public: true, Schema: wsroute.SchemaString(`{"type":"object","properties":{"title":{"type":"string","maxLength":200}},"required":["title"],"additionalProperties":false}`)})
@@ -61,10 +61,10 @@ func e2eServer(t *testing.T, opts wsroute.Options, cl *closes) (*wsroute.Router,
 		}
 		return nil, nil
 	}, wsroute.RouteConfig{Public: true})
-	r.Route("/fails", wsroute.ChannelConfig{Public: true, OnConnect: func(context.Context, *wsroute.Channel) error {
+	r.Channel("/fails", wsroute.ChannelConfig{Public: true, OnConnect: func(context.Context, *wsroute.Channel) error {
 		return assert.AnError
 	}})
-	r.Route("/private", wsroute.ChannelConfig{})
+	r.Channel("/private", wsroute.ChannelConfig{})
 	srv := httptest.NewServer(r)
 	srv.Config.RegisterOnShutdown(func() { _ = r.Shutdown(context.Background()) })
 	t.Cleanup(func() {
@@ -121,7 +121,7 @@ func TestEndToEndCloseCodes(t *testing.T) {
 		{"binary", "/e", wsroute.Options{}, func(ctx context.Context, c *websocket.Conn) error {
 			return c.Write(ctx, websocket.MessageBinary, []byte{0})
 		}, 1008, "binary frames are not accepted"},
-		{"too big", "/e", wsroute.Options{ReadLimit: 1024}, func(ctx context.Context, c *websocket.Conn) error {
+		{"too big", "/e", wsroute.Options{Limits: wsroute.Limits{ReadLimit: 1024}}, func(ctx context.Context, c *websocket.Conn) error {
 			return c.Write(ctx, websocket.MessageText, []byte(`"`+strings.Repeat("a", 1024)+`"`))
 		}, 1009, ""},
 		{"OnConnect fails", "/fails", wsroute.Options{}, func(context.Context, *websocket.Conn) error { return nil }, 1011, "internal error"},
@@ -179,7 +179,7 @@ func TestEndToEndHTTPAnswers(t *testing.T) {
 func TestEndToEndSlowConsumer(t *testing.T) {
 	t.Parallel()
 	cl := newCloses()
-	_, url := e2eServer(t, wsroute.Options{SendQueue: 16}, cl)
+	_, url := e2eServer(t, wsroute.Options{Limits: wsroute.Limits{SendQueue: 16}}, cl)
 	c := dial(t, url+"/e", nil)
 	// The client never reads; the server pushes far more than TCP buffers and the queue hold.
 	require.NoError(t, c.Write(t.Context(), websocket.MessageText, []byte(`{"action":"flood","n":200000}`)))

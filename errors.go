@@ -1,8 +1,11 @@
 package wsroute
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 )
 
 // Error codes sent to clients in error frames and HTTP refusals. Handlers may
@@ -20,10 +23,12 @@ const (
 
 // Sentinel errors returned by the package.
 var (
-	// ErrClosed is returned when sending on, or subscribing, a channel that is closed.
+	// ErrClosed is returned by Send, SendBinary and Subscribe on a channel
+	// that is closing or closed, or whose opening was refused.
 	ErrClosed = errors.New("wsroute: channel closed")
-	// ErrNotOpen is returned by Send before the channel's connection is upgraded,
-	// for example from middleware running in the open lifecycle.
+	// ErrNotOpen is returned by Send, SendBinary and Subscribe while the
+	// channel is opening (from middleware, an Authenticator or a
+	// Permission). Subscribe in OnConnect, which runs once it is open.
 	ErrNotOpen = errors.New("wsroute: channel not open yet")
 	// ErrSlowConsumer is returned by Send when the channel's send queue is full;
 	// the channel is dropped at the same time.
@@ -35,6 +40,10 @@ var (
 	// ErrTooManyTopics is returned by Subscribe when the channel already
 	// has MaxTopics subscriptions.
 	ErrTooManyTopics = errors.New("wsroute: too many topics for this channel")
+	// ErrBrokerUnavailable is wrapped by a Broker's Publish when its engine
+	// cannot be reached. Router.Publish still delivers to this node's
+	// subscribers and then returns the error: test it with errors.Is.
+	ErrBrokerUnavailable = errors.New("wsroute: broker unavailable")
 )
 
 // Error is an error a client sees: it is sent as
@@ -62,11 +71,23 @@ func NewError(code, message string) *Error {
 	return &Error{Code: code, Message: message}
 }
 
-// Errorf returns an *Error with the given code and a formatted message. A %w
-// verb sets Err (logged, not sent) as well as formatting into the message.
+// Errorf returns an *Error with the given code and a formatted message. An
+// error formatted with %w becomes the cause (Err): it is logged, and its
+// text is left out of the message the client sees, so
+//
+//	wsroute.Errorf(wsroute.CodeNotFound, "no todo %q: %w", id, err)
+//
+// sends "no todo \"42\"" and logs the database's error.
 func Errorf(code, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
-	return &Error{Code: code, Message: err.Error(), Err: errors.Unwrap(err)}
+	e := &Error{Code: code, Message: err.Error()}
+	if errors.Unwrap(err) != nil {
+		e.Err = err
+		// %.0v formats the cause as nothing; then tidy the separator it leaves.
+		msg := fmt.Sprintf(strings.ReplaceAll(format, "%w", "%.0v"), args...)
+		e.Message = strings.TrimRight(msg, ": ")
+	}
+	return e
 }
 
 // Error implements the error interface.
@@ -102,11 +123,25 @@ var (
 	errInternal        = NewError(CodeInternal, "internal error")
 )
 
-// toError converts any handler error to the *Error a client sees and reports
-// whether the original must be logged (it was not an *Error).
-func toError(err error) (e *Error, logIt bool) {
+// toError converts any handler error to the *Error a client sees.
+func toError(err error) *Error {
+	var e *Error
 	if errors.As(err, &e) {
-		return e, e.Code == CodeInternal && e.Err != nil
+		return e
 	}
-	return errInternal, true
+	return errInternal
+}
+
+// report converts err to the *Error a client sees and logs what the client
+// does not see: an internal failure at error level, with its real error; a
+// client error's cause (Err) at debug level.
+func (r *Router) report(ctx context.Context, err error, msg string, attrs ...any) *Error {
+	e := toError(err)
+	switch {
+	case e == errInternal || (e.Code == CodeInternal && e.Err != nil):
+		r.log.Log(ctx, slog.LevelError, msg, append(attrs, "code", e.Code, "err", err)...)
+	case e.Err != nil:
+		r.log.Log(ctx, slog.LevelDebug, msg, append(attrs, "code", e.Code, "err", err)...)
+	}
+	return e
 }

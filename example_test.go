@@ -27,7 +27,7 @@ type Created struct {
 // "action" and "ref" merged in.
 func Example() {
 	r := wsroute.New(wsroute.Options{})
-	todos := r.Route("/todos", wsroute.ChannelConfig{
+	todos := r.Channel("/todos", wsroute.ChannelConfig{
 		Public: true, // opening needs no session; messages do
 		Authenticator: wsroute.TokenAuth{Check: func(_ context.Context, c *wsroute.Channel, token string) error {
 			if token != "secret" {
@@ -69,7 +69,7 @@ func Example() {
 // ref, nil is an acknowledgement, anything else is wrapped in "result".
 func ExampleHandle() {
 	r := wsroute.New(wsroute.Options{})
-	ch := r.Route("/", wsroute.ChannelConfig{Public: true})
+	ch := r.Channel("/", wsroute.ChannelConfig{Public: true})
 	public := wsroute.RouteConfig{Public: true}
 	wsroute.Handle(ch, "object", func(context.Context, *wsroute.Channel, struct{}) (Todo, error) {
 		return Todo{Title: "milk"}, nil
@@ -107,7 +107,7 @@ func ExampleHandle() {
 // The default handler receives what names no route, even text that is not JSON.
 func ExampleHandleDefault() {
 	r := wsroute.New(wsroute.Options{})
-	ch := r.Route("/", wsroute.ChannelConfig{Public: true})
+	ch := r.Channel("/", wsroute.ChannelConfig{Public: true})
 	wsroute.HandleDefault(ch, func(_ context.Context, _ *wsroute.Channel, m *wsroute.Message) (any, error) {
 		if !m.IsJSON() {
 			return map[string]string{"text": string(m.Data())}, nil
@@ -132,7 +132,7 @@ func ExampleHandleDefault() {
 // Publish fans an event out to every subscriber but the excluded channel.
 func ExampleRouter_Publish() {
 	r := wsroute.New(wsroute.Options{})
-	ch := r.Route("/", wsroute.ChannelConfig{Public: true,
+	ch := r.Channel("/", wsroute.ChannelConfig{Public: true,
 		OnConnect: func(_ context.Context, c *wsroute.Channel) error { return c.Subscribe("news") }})
 	wsroute.Handle(ch, "post", func(ctx context.Context, c *wsroute.Channel, in Todo) (*Todo, error) {
 		return nil, c.Router().Publish(ctx, "news", in, wsroute.PublishOptions{Exclude: c})
@@ -159,7 +159,7 @@ func ExampleAllOf() {
 		return role == "admin"
 	}
 	r := wsroute.New(wsroute.Options{})
-	r.Route("/admin", wsroute.ChannelConfig{
+	r.Channel("/admin", wsroute.ChannelConfig{
 		Authenticator: wsroute.TokenAuth{Check: func(_ context.Context, c *wsroute.Channel, token string) error {
 			c.SetSession(token) // a real app looks the token up
 			return nil

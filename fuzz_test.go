@@ -25,7 +25,7 @@ func FuzzHandleFrame(f *testing.F) {
 		f.Add(s)
 	}
 	r := wsroute.New(wsroute.Options{})
-	ch := r.Route("/f", wsroute.ChannelConfig{Public: true})
+	ch := r.Channel("/f", wsroute.ChannelConfig{Public: true})
 	public := wsroute.RouteConfig{Public: true}
 	wsroute.Handle(ch, "echo", func(_ context.Context, _ *wsroute.Channel, in titleIn) (titleOut, error) {
 		return titleOut(in), nil

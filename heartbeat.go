@@ -20,52 +20,41 @@ import (
 
 // startHeartbeat arms the channel's heartbeat, after OnConnect.
 func (c *Channel) startHeartbeat() {
-	d := c.route.limits.PingInterval
+	d := c.limits.PingInterval
 	if d < 0 {
 		return
 	}
-	c.hbMu.Lock()
-	defer c.hbMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.state.Load() == stateOpen {
-		c.hb = time.AfterFunc(d, c.heartbeat)
+		c.hbTimer = time.AfterFunc(d, c.heartbeat)
 	}
 }
 
 // heartbeat pings the peer; it runs on the timer's goroutine.
 func (c *Channel) heartbeat() {
-	opts := &c.route.limits
-	c.inMu.Lock()
+	if !c.enter() {
+		return
+	}
+	defer c.exit()
+	l := c.limits
+	c.mu.Lock()
 	pauses := c.pauses
-	c.inMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), opts.PongTimeout)
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), l.PongTimeout)
 	err := c.conn.Ping(ctx)
 	timedOut := ctx.Err() != nil
 	cancel()
 	if err != nil && !timedOut {
 		return // the connection is closing; the reader ends the channel
 	}
-	if err != nil {
-		c.inMu.Lock()
-		paused := c.paused || c.pauses != pauses
-		c.inMu.Unlock()
-		if !paused && !errors.Is(err, context.Canceled) {
-			c.drop("heartbeat timeout")
-			return
-		}
+	c.mu.Lock()
+	missing := err != nil && !c.paused && c.pauses == pauses && !errors.Is(err, context.Canceled)
+	if !missing && c.hbTimer != nil && c.state.Load() == stateOpen {
+		c.hbTimer.Reset(l.PingInterval)
 	}
-	c.hbMu.Lock()
-	defer c.hbMu.Unlock()
-	if c.hb != nil && c.state.Load() == stateOpen {
-		c.hb.Reset(opts.PingInterval)
-	}
-}
-
-// stopHeartbeat stops the timer at the end of the channel's life.
-func (c *Channel) stopHeartbeat() {
-	c.hbMu.Lock()
-	defer c.hbMu.Unlock()
-	if c.hb != nil {
-		c.hb.Stop()
-		c.hb = nil
+	c.mu.Unlock()
+	if missing {
+		c.drop(reasonHeartbeatTimeout)
 	}
 }

@@ -14,9 +14,9 @@ import (
 
 // heartbeatRouter pings every 30 s and waits 10 s for the pong.
 func heartbeatRouter(cl *closes, opts wsroute.Options) (*wsroute.Router, *wsroute.ChannelRoute) {
-	opts.PingInterval, opts.PongTimeout = 30*time.Second, 10*time.Second
+	opts.Limits.PingInterval, opts.Limits.PongTimeout = 30*time.Second, 10*time.Second
 	r := wsroute.New(opts)
-	return r, r.Route("/c", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
+	return r, r.Channel("/c", wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
 }
 
 func dialInMemory(t *testing.T, r *wsroute.Router, opts *websocket.DialOptions) *websocket.Conn {
@@ -62,7 +62,7 @@ func TestHeartbeat(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			cl := newCloses()
 			release := make(chan struct{})
-			r, ch := heartbeatRouter(cl, wsroute.Options{InboundQueue: 1})
+			r, ch := heartbeatRouter(cl, wsroute.Options{Limits: wsroute.Limits{InboundQueue: 1}})
 			wsroute.Handle(ch, "block", func(context.Context, *wsroute.Channel, struct{}) (int, error) {
 				<-release
 				return 1, nil

@@ -4,27 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/wsroute/wsroute/internal/frame"
 	"github.com/wsroute/wsroute/internal/transport"
 )
 
-// This file holds the three lifecycles. Open: ChannelRoute.ServeHTTP. Message:
-// Channel.read (reader) → deliver (inbound queue) → work (worker) → handle.
-// Close: Channel.finish, reached by every way a channel ends.
+// This file holds the three lifecycles, as policy: which stage runs when and
+// what its outcome means. The mechanism they run on (reading, queues,
+// writing, states and teardown) is in reader.go, worker.go, writer.go and
+// close.go.
+//
+//   - Open: serve, up to the channel's reader.
+//   - Message: handle, called by a worker for each inbound frame.
+//   - Close: disconnect, called once by finish.
 
-// ServeHTTP runs the open lifecycle — refuse early, check the handshake and
+// serve runs the open lifecycle — refuse early, check the handshake and
 // origin, create the channel, middleware → auth → permissions, upgrade,
-// register, OnConnect — and then becomes the channel's reader until it closes.
-func (cr *ChannelRoute) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+// register, OnConnect — and then becomes the channel's reader until it
+// closes.
+func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 	r := cr.router
 	if e := r.reserve(); e != nil {
 		writeHTTPError(w, http.StatusServiceUnavailable, e)
@@ -41,30 +44,27 @@ func (cr *ChannelRoute) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	c := newChannel(cr, req)
-	if err := c.runOpen(); err != nil {
-		r.unreserve()
-		c.abandon()
-		e, logIt := toError(err)
-		if logIt {
-			r.log.ErrorContext(c.ctx, "wsroute: open failed", "channel", cr.name, "err", err)
-		}
-		writeHTTPError(w, httpStatus(e.Code), e)
+	if !r.track(c) {
+		c.refuse(w, errShuttingDown)
+		return
+	}
+	if err := c.runOpen(req); err != nil {
+		c.refuse(w, err)
 		return
 	}
 	conn, hook, err := r.upgrade(w, req)
 	if err != nil { // Accept has answered the request
-		r.unreserve()
-		c.abandon()
 		r.log.DebugContext(c.ctx, "wsroute: upgrade failed", "channel", cr.name, "err", err)
+		c.end(CloseInfo{Code: -1, Reason: reasonUpgradeFailed}, closeDrop)
+		c.finish()
 		return
 	}
-	conn.SetReadLimit(cr.limits.ReadLimit)
-	c.attach(conn)
-	if !r.register(c) {
-		c.Close(websocket.StatusGoingAway, "server shutdown")
+	conn.SetReadLimit(c.limits.ReadLimit)
+	if c.attach(conn) {
+		r.register(c)
+		c.opened = true
+		c.connect()
 	}
-	c.connect()
-	c.startHeartbeat()
 	if hook != nil {
 		hook.Channel = c
 		hook.WaitIdle = c.waitIdle
@@ -73,30 +73,39 @@ func (cr *ChannelRoute) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	c.read()
 }
 
-// runOpen runs the open pipeline: middleware around auth and permissions.
-func (c *Channel) runOpen() (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("wsroute: panic in open lifecycle: %v\n%s", p, debug.Stack())
-		}
-	}()
-	ctx, cancel := context.WithTimeout(c.ctx, c.route.limits.HandshakeTimeout)
+var errShuttingDown = NewError(CodeUnavailable, "server is shutting down")
+
+// refuse ends a channel whose opening was refused and answers the request
+// with the refusal's HTTP status.
+func (c *Channel) refuse(w http.ResponseWriter, err error) {
+	e := c.router.report(c.ctx, err, "wsroute: open refused", "channel", c.route.name)
+	c.end(CloseInfo{Code: -1, Reason: reasonRefused + ": " + e.Code}, closeDrop)
+	c.finish()
+	writeHTTPError(w, httpStatus(e.Code), e)
+}
+
+// runOpen runs the open pipeline: middleware around auth and permissions,
+// under the request's context (a client that leaves cancels it) bounded by
+// HandshakeTimeout.
+func (c *Channel) runOpen(req *http.Request) (err error) {
+	ctx, cancel := context.WithTimeout(context.WithValue(req.Context(), chanKey{}, c), c.limits.HandshakeTimeout)
 	defer cancel()
-	err = c.route.open.Handle(ctx, c, &Message{open: true, cr: c.route})
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	err = c.safely("open lifecycle", func() error {
+		return c.route.open.Handle(ctx, c, &Message{open: true, cr: c.route})
+	})
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return errOpenTimeout
+	case err == nil && req.Context().Err() != nil:
+		return errClientGone
 	}
 	return err
 }
 
-var errOpenTimeout = NewError(CodeUnavailable, "opening timed out")
-
-// abandon releases a channel that never opened.
-func (c *Channel) abandon() {
-	c.state.Store(stateClosed)
-	c.stopExpiry()
-	c.cancel()
-}
+var (
+	errOpenTimeout = NewError(CodeUnavailable, "opening timed out")
+	errClientGone  = NewError(CodeUnavailable, "client went away while opening")
+)
 
 // upgrade completes the WebSocket handshake, or hands the request to the
 // in-memory connection of wsroutetest.
@@ -113,40 +122,23 @@ func (r *Router) upgrade(w http.ResponseWriter, req *http.Request) (transport.Co
 	return conn, nil, nil
 }
 
-// attach makes conn the channel's connection and opens the channel.
-func (c *Channel) attach(conn transport.Conn) {
-	c.outMu.Lock()
-	c.conn = conn
-	dropped := c.outClosed
-	c.outMu.Unlock()
-	c.state.Store(stateOpen)
-	if dropped { // dropped while opening
-		_ = conn.CloseNow()
-		return
-	}
-	c.inMu.Lock()
-	queue := c.closing && !c.closeQueued // closed while opening
-	c.closeQueued = c.closeQueued || queue
-	c.inMu.Unlock()
-	if queue {
-		c.queueClose()
-	}
-}
-
-// connect runs OnConnect; a failure closes the channel with 1011.
+// connect runs OnConnect, then arms the heartbeat and the first-message
+// deadline; a failed OnConnect closes the channel with 1011.
 func (c *Channel) connect() {
 	c.router.obs.open(c)
 	if fn := c.route.cfg.OnConnect; fn != nil {
 		if err := c.safely("OnConnect", func() error { return fn(c.ctx, c) }); err != nil {
 			c.router.log.ErrorContext(c.ctx, "wsroute: OnConnect failed", "channel", c.route.name, "id", c.id, "err", err)
-			c.Close(websocket.StatusInternalError, "internal error")
+			c.Close(websocket.StatusInternalError, reasonInternal)
 			return
 		}
 	}
 	c.connected = true
+	c.startHeartbeat()
+	c.startFirstTimer()
 }
 
-// safely runs fn, turning a panic into an error.
+// safely runs fn, turning a panic into an error that carries the stack.
 func (c *Channel) safely(what string, fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -156,104 +148,9 @@ func (c *Channel) safely(what string, fn func() error) (err error) {
 	return fn()
 }
 
-// read is the reader: it reads frames with a non-cancellable context,
-// refuses invalid UTF-8 and binary frames (unless the channel has a binary
-// handler), and queues the rest for a worker.
-// It never runs handlers. When reading fails, the channel ends.
-func (c *Channel) read() {
-	var first *time.Timer // FirstMessageTimeout
-	if d := c.route.limits.FirstMessageTimeout; d > 0 {
-		first = time.AfterFunc(d, func() { c.Close(websocket.StatusPolicyViolation, "no message in time") })
-	}
-	for {
-		typ, data, err := c.conn.Read(context.Background())
-		if first != nil {
-			first.Stop()
-			first = nil
-		}
-		if err != nil {
-			c.finish(err)
-			return
-		}
-		switch {
-		case typ != websocket.MessageText && c.route.binary != nil:
-			c.deliver(inFrame{data: data, binary: true}, true)
-		case typ != websocket.MessageText:
-			c.deliver(inFrame{}, false)
-			c.Close(websocket.StatusPolicyViolation, "binary frames are not accepted")
-		case !utf8.Valid(data):
-			c.deliver(inFrame{}, false)
-			c.Close(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
-		default:
-			c.deliver(inFrame{data: data}, true)
-		}
-	}
-}
-
-// deliver counts a frame read and, if it is to be handled (ok) and the
-// channel is not closing, queues it, starting a worker when fewer than
-// Parallel run. While the queue is full it waits: the reader stops reading
-// and TCP pushes back on the client.
-func (c *Channel) deliver(f inFrame, ok bool) {
-	c.inMu.Lock()
-	if ok && !c.closing && c.inQ.len() >= c.route.limits.InboundQueue {
-		c.paused = true // pongs wait unread meanwhile: see heartbeat
-		c.pauses++
-		for !c.closing && c.inQ.len() >= c.route.limits.InboundQueue {
-			c.inCond.Wait()
-		}
-		c.paused = false
-	}
-	c.received++
-	if !ok || c.closing {
-		if c.idleWaiters.Load() > 0 {
-			c.inCond.Broadcast()
-		}
-		c.inMu.Unlock()
-		return
-	}
-	c.inQ.push(f)
-	start := c.workers < c.route.cfg.Parallel
-	if start {
-		c.workers++
-		c.workersWG.Add(1)
-	}
-	c.inMu.Unlock()
-	if start {
-		c.router.pool.run(c.workerLoop)
-	}
-}
-
-// work is a worker: it handles queued frames in order and exits when the
-// queue is empty. The last worker out of a closing channel queues the close
-// frame, after the replies of the handlers that ran.
-func (c *Channel) work() {
-	defer c.workersWG.Done()
-	for {
-		c.inMu.Lock()
-		if c.closing || c.inQ.len() == 0 {
-			c.workers--
-			queue := c.closing && c.workers == 0 && c.closeCode != 0 && !c.closeQueued
-			c.closeQueued = c.closeQueued || queue
-			c.inCond.Broadcast()
-			c.inMu.Unlock()
-			if queue {
-				c.queueClose()
-			}
-			return
-		}
-		f := c.inQ.pop()
-		if c.inQ.len() == c.route.limits.InboundQueue-1 {
-			c.inCond.Broadcast() // the reader may be waiting for space
-		}
-		c.inMu.Unlock()
-		c.handle(f)
-	}
-}
-
-// handle runs the message lifecycle for one frame: classify, route, then the
-// route's pipeline, and sends the reply or the error.
-func (c *Channel) handle(in inFrame) {
+// handle runs the message lifecycle for one frame: classify, rate limit,
+// route, then the route's pipeline; it sends the reply or the error.
+func (c *Channel) handle(in inFrame, run *runner) {
 	obs := c.router.obs
 	var start time.Time
 	if obs.OnMessage != nil {
@@ -274,7 +171,9 @@ func (c *Channel) handle(in inFrame) {
 	}
 	if err == nil {
 		m.route = rt
+		run.m = m
 		err = c.run(rt, m)
+		run.m = nil
 	}
 	code := ""
 	switch {
@@ -284,15 +183,12 @@ func (c *Channel) handle(in inFrame) {
 		}
 	case errors.Is(err, ErrNoReply):
 	default:
-		e, logIt := toError(err)
-		if logIt {
-			c.router.log.ErrorContext(c.ctx, "wsroute: handler failed", "channel", cr.name, "id", c.id, "route", m.Route(), "err", err)
-		}
+		e := c.router.report(c.ctx, err, "wsroute: message failed", "channel", cr.name, "id", c.id, "route", m.Route())
 		code = e.Code
 		_ = c.push(outFrame{data: m.errorFrame(e)}, true)
 	}
 	if obs.OnMessage != nil {
-		obs.OnMessage(c, MessageInfo{Route: m.Route(), Code: code, Duration: time.Since(start)})
+		obs.message(c, MessageInfo{Route: m.Route(), Code: code, Duration: time.Since(start)})
 	}
 }
 
@@ -345,112 +241,33 @@ func (cr *ChannelRoute) lookupRaw(raw []byte) *route {
 }
 
 // run runs a route's pipeline. A panic becomes an internal error; a failure
-// undoes any session change the message made (a failed log-in leaves the
-// session as it was).
+// undoes the session changes the message made itself (a failed log-in
+// leaves the session as it was).
 func (c *Channel) run(rt *route, m *Message) (err error) {
-	before := c.session.Load()
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("wsroute: panic in route %q: %v\n%s", rt.name, p, debug.Stack())
 		}
-		if err != nil && !errors.Is(err, ErrNoReply) && c.session.Load() != before {
-			c.restoreSession(before)
+		if err != nil && !errors.Is(err, ErrNoReply) {
+			c.undoSession(m)
 		}
 	}()
 	return rt.chain.Handle(c.ctx, c, m)
 }
 
-// finish is the close lifecycle, run once by the reader when reading fails:
-// stop handling, drop the connection, wait for workers and the writer, drop
-// subscriptions, leave the Router, then OnDisconnect.
-func (c *Channel) finish(readErr error) {
-	if c.closeInfo.Load() == nil {
-		c.recordClose(peerCloseInfo(readErr))
+// disconnect is the close lifecycle's policy, run once by finish after the
+// last handler returned and the subscriptions were dropped: OnDisconnect
+// for a channel whose OnConnect succeeded, then the observer for every
+// channel that was upgraded.
+func (c *Channel) disconnect(info CloseInfo) {
+	if !c.opened {
+		return
 	}
-	info := *c.closeInfo.Load()
-	c.state.Store(stateClosed)
-	_ = c.stopQueues().CloseNow()
-	c.cancel()
-	c.stopExpiry()
-	c.stopHeartbeat()
-	c.workersWG.Wait()
-	c.stopWriteWatch()
-	c.router.hub.remove(c)
-	c.router.forget(c)
-	if c.connected {
-		if fn := c.route.cfg.OnDisconnect; fn != nil {
-			ctx := context.WithoutCancel(c.ctx)
-			if err := c.safely("OnDisconnect", func() error { fn(ctx, c, info); return nil }); err != nil {
-				c.router.log.ErrorContext(ctx, "wsroute: OnDisconnect failed", "channel", c.route.name, "id", c.id, "err", err)
-			}
+	if fn := c.route.cfg.OnDisconnect; fn != nil && c.connected {
+		ctx := context.WithoutCancel(c.ctx)
+		if err := c.safely("OnDisconnect", func() error { fn(ctx, c, info); return nil }); err != nil {
+			c.router.log.ErrorContext(ctx, "wsroute: OnDisconnect failed", "channel", c.route.name, "id", c.id, "err", err)
 		}
 	}
 	c.router.obs.close(c, info)
-	c.inMu.Lock()
-	c.inCond.Broadcast() // release waitIdle callers
-	c.inMu.Unlock()
-	c.router.channels.Done()
-}
-
-// peerCloseInfo derives why a connection ended from the error Read returned,
-// when nothing on the server's side recorded a reason first.
-func peerCloseInfo(err error) CloseInfo {
-	var ce websocket.CloseError
-	var ne net.Error
-	switch {
-	case errors.As(err, &ce):
-		return CloseInfo{Code: ce.Code, Reason: ce.Reason, ByPeer: true}
-	case errors.Is(err, websocket.ErrMessageTooBig):
-		return CloseInfo{Code: websocket.StatusMessageTooBig, Reason: "message too big"}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), errors.As(err, &ne):
-	case strings.Contains(err.Error(), ": received "):
-		// coder/websocket refused a frame ("received unmasked frame from
-		// client", "received unknown opcode", ...) and closed with 1002. It
-		// exports no error value for these; its messages are the signal.
-		return CloseInfo{Code: websocket.StatusProtocolError, Reason: "protocol error"}
-	}
-	return CloseInfo{Code: -1, Reason: "connection lost", ByPeer: true}
-}
-
-// waitIdle waits until the channel has read `written` frames, handled them
-// and written every reply, or has closed. wsroutetest's Flush uses it.
-func (c *Channel) waitIdle(ctx context.Context, written uint64) error {
-	stop := context.AfterFunc(ctx, func() {
-		c.inMu.Lock()
-		c.inCond.Broadcast()
-		c.inMu.Unlock()
-	})
-	defer stop()
-	c.inMu.Lock()
-	defer c.inMu.Unlock()
-	c.idleWaiters.Add(1)
-	defer c.idleWaiters.Add(-1)
-	for {
-		if c.state.Load() == stateClosed {
-			return ErrClosed
-		}
-		if c.received >= written && c.inQ.len() == 0 && c.workers == 0 {
-			c.outMu.Lock()
-			busy := c.writing
-			c.outMu.Unlock()
-			if !busy {
-				return nil
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c.inCond.Wait()
-	}
-}
-
-// notifyIdle wakes waitIdle callers when the writer stops. Outside tests
-// nobody waits, and it costs an atomic load.
-func (c *Channel) notifyIdle() {
-	if c.idleWaiters.Load() == 0 {
-		return
-	}
-	c.inMu.Lock()
-	c.inCond.Broadcast()
-	c.inMu.Unlock()
 }

@@ -27,8 +27,8 @@ type nOut struct {
 
 func TestRepliesInOrder(t *testing.T) {
 	t.Parallel()
-	r := newRouter(t, wsroute.Options{InboundQueue: 4, RateLimit: wsroute.RateLimit{Rate: -1}})
-	ch := r.Route("/o", wsroute.ChannelConfig{Public: true})
+	r := newRouter(t, wsroute.Options{Limits: wsroute.Limits{InboundQueue: 4, RateLimit: wsroute.RateLimit{Rate: -1}}})
+	ch := r.Channel("/o", wsroute.ChannelConfig{Public: true})
 	wsroute.Handle(ch, "n", func(_ context.Context, _ *wsroute.Channel, in nIn) (nOut, error) {
 		for range in.N % 7 * 100 { // uneven work
 			_ = fmt.Sprint(in.N)
@@ -55,7 +55,7 @@ func TestParallelIsBounded(t *testing.T) {
 	release := make(chan struct{})
 	arrived := make(chan struct{}, 64)
 	r := newRouter(t, wsroute.Options{})
-	ch := r.Route("/p", wsroute.ChannelConfig{Public: true, Parallel: limit})
+	ch := r.Channel("/p", wsroute.ChannelConfig{Public: true, Parallel: limit})
 	wsroute.Handle(ch, "wait", func(_ context.Context, _ *wsroute.Channel, in nIn) (nOut, error) {
 		now := running.Add(1)
 		for p := peak.Load(); now > p && !peak.CompareAndSwap(p, now); p = peak.Load() {
@@ -128,7 +128,7 @@ func TestOnDisconnectExactlyOnce(t *testing.T) {
 					observed = append(observed, info)
 					mu.Unlock()
 				}}})
-			ch := r.Route("/c", wsroute.ChannelConfig{
+			ch := r.Channel("/c", wsroute.ChannelConfig{
 				OnConnect: func(_ context.Context, c *wsroute.Channel) error { return c.Subscribe("t") },
 				OnDisconnect: func(_ context.Context, c *wsroute.Channel, info wsroute.CloseInfo) {
 					mu.Lock()
@@ -159,7 +159,7 @@ func TestCloseWaitsForRunningHandler(t *testing.T) {
 	t.Parallel()
 	started, release := make(chan struct{}), make(chan struct{})
 	r := newRouter(t, wsroute.Options{})
-	ch := r.Route("/c", wsroute.ChannelConfig{Public: true})
+	ch := r.Channel("/c", wsroute.ChannelConfig{Public: true})
 	wsroute.Handle(ch, "slow", func(_ context.Context, _ *wsroute.Channel, in nIn) (nOut, error) {
 		close(started)
 		<-release
@@ -185,7 +185,7 @@ func TestShutdown(t *testing.T) {
 		t.Parallel()
 		started, release := make(chan struct{}), make(chan struct{})
 		r := wsroute.New(wsroute.Options{})
-		ch := r.Route("/c", wsroute.ChannelConfig{Public: true})
+		ch := r.Channel("/c", wsroute.ChannelConfig{Public: true})
 		wsroute.Handle(ch, "slow", func(context.Context, *wsroute.Channel, struct{}) (int, error) {
 			close(started)
 			<-release
@@ -215,7 +215,7 @@ func TestShutdown(t *testing.T) {
 			started := make(chan struct{})
 			var sawCancel atomic.Bool
 			r := wsroute.New(wsroute.Options{})
-			ch := r.Route("/c", wsroute.ChannelConfig{Public: true})
+			ch := r.Channel("/c", wsroute.ChannelConfig{Public: true})
 			wsroute.Handle(ch, "stuck", func(ctx context.Context, _ *wsroute.Channel, _ struct{}) (int, error) {
 				close(started)
 				<-ctx.Done()
@@ -229,9 +229,11 @@ func TestShutdown(t *testing.T) {
 			defer cancel()
 			err := r.Shutdown(ctx)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			// Shutdown returned at its deadline, without waiting for the
+			// handler; the dropped channel's teardown follows.
+			assert.Equal(t, -1, int(websocket.CloseStatus(c.Wait(t.Context()))), "dropped without a close frame")
 			assert.True(t, sawCancel.Load(), "the handler's context was cancelled")
 			assert.Zero(t, r.Len())
-			assert.Equal(t, -1, int(websocket.CloseStatus(c.Wait(t.Context()))), "dropped without a close frame")
 		})
 	})
 }
@@ -240,7 +242,7 @@ func TestSendBeforeOpen(t *testing.T) {
 	t.Parallel()
 	var sendErr error
 	r := newRouter(t, wsroute.Options{})
-	r.Route("/c", wsroute.ChannelConfig{Public: true, Middleware: []wsroute.Middleware{
+	r.Channel("/c", wsroute.ChannelConfig{Public: true, Middleware: []wsroute.Middleware{
 		func(next wsroute.Handler) wsroute.Handler {
 			return wsroute.HandlerFunc(func(ctx context.Context, c *wsroute.Channel, m *wsroute.Message) error {
 				if m.IsOpen() {
@@ -264,7 +266,7 @@ func TestObserverMessages(t *testing.T) {
 		got = append(got, i)
 		mu.Unlock()
 	}}})
-	ch := r.Route("/c", wsroute.ChannelConfig{Public: true})
+	ch := r.Channel("/c", wsroute.ChannelConfig{Public: true})
 	wsroute.Handle(ch, "ok", noop[struct{}, struct{}], wsroute.RouteConfig{Public: true})
 	wsroute.Handle(ch, "private", noop[struct{}, struct{}])
 	c := wsroutetest.MustDial(t, r, "/c", nil)

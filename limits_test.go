@@ -16,9 +16,9 @@ import (
 
 func TestChannelLimitsOverride(t *testing.T) {
 	t.Parallel()
-	r := newRouter(t, wsroute.Options{ReadLimit: 8 << 10})
-	r.Route("/small", wsroute.ChannelConfig{Public: true, Limits: &wsroute.Limits{ReadLimit: 1024}})
-	r.Route("/router", wsroute.ChannelConfig{Public: true})
+	r := newRouter(t, wsroute.Options{Limits: wsroute.Limits{ReadLimit: 8 << 10}})
+	r.Channel("/small", wsroute.ChannelConfig{Public: true, Limits: wsroute.Limits{ReadLimit: 1024}})
+	r.Channel("/router", wsroute.ChannelConfig{Public: true})
 	frame := `"` + strings.Repeat("a", 2000) + `"`
 	small := wsroutetest.MustDial(t, r, "/small", nil)
 	require.NoError(t, small.SendText(frame))
@@ -30,8 +30,8 @@ func TestChannelLimitsOverride(t *testing.T) {
 func TestHandshakeTimeout(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		r := newRouter(t, wsroute.Options{HandshakeTimeout: 2 * time.Second})
-		r.Route("/slow", wsroute.ChannelConfig{Authenticator: wsroute.AuthenticatorFunc(func(ctx context.Context, _ *wsroute.Channel) error {
+		r := newRouter(t, wsroute.Options{Limits: wsroute.Limits{HandshakeTimeout: 2 * time.Second}})
+		r.Channel("/slow", wsroute.ChannelConfig{Authenticator: wsroute.AuthenticatorFunc(func(ctx context.Context, _ *wsroute.Channel) error {
 			<-ctx.Done() // a directory lookup that hangs
 			return ctx.Err()
 		})})
@@ -48,8 +48,8 @@ func TestHandshakeTimeout(t *testing.T) {
 func TestFirstMessageTimeout(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		r := newRouter(t, wsroute.Options{FirstMessageTimeout: 5 * time.Second})
-		r.Route("/c", wsroute.ChannelConfig{Public: true})
+		r := newRouter(t, wsroute.Options{Limits: wsroute.Limits{FirstMessageTimeout: 5 * time.Second}})
+		r.Channel("/c", wsroute.ChannelConfig{Public: true})
 		silent := wsroutetest.MustDial(t, r, "/c", nil)
 		talker := wsroutetest.MustDial(t, r, "/c", nil)
 		time.Sleep(4 * time.Second)
@@ -64,8 +64,8 @@ func TestFirstMessageTimeout(t *testing.T) {
 
 func TestMaxTopics(t *testing.T) {
 	t.Parallel()
-	r := newRouter(t, wsroute.Options{MaxTopics: 2})
-	r.Route("/c", wsroute.ChannelConfig{Public: true})
+	r := newRouter(t, wsroute.Options{Limits: wsroute.Limits{MaxTopics: 2}})
+	r.Channel("/c", wsroute.ChannelConfig{Public: true})
 	ch := wsroutetest.MustDial(t, r, "/c", nil).Channel()
 	require.NoError(t, ch.Subscribe("a"))
 	require.NoError(t, ch.Subscribe("b"))

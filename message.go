@@ -2,12 +2,8 @@ package wsroute
 
 import (
 	"bytes"
-	"encoding"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"reflect"
-	"strings"
 	"sync"
 
 	"github.com/wsroute/wsroute/internal/frame"
@@ -26,7 +22,8 @@ type Message struct {
 	f      frame.Frame
 	input  []byte // Input, built on first use
 
-	reply []byte // the frame to send once the pipeline succeeded; nil: none
+	reply []byte          // the frame to send once the pipeline succeeded; nil: none
+	undo  []sessionChange // session changes its handler made, undone if it fails
 }
 
 // IsBinary reports whether the message is a binary frame, for the channel's
@@ -147,142 +144,4 @@ func (m *Message) errorFrame(e *Error) []byte {
 	}
 	cfg := &m.cr.cfg
 	return frame.AppendReply(nil, cfg.RouteKey, m.routeRaw(), cfg.RefKey, m.Ref(), b, true)
-}
-
-// inputPlan says how a route decodes its input into its Go type.
-type inputPlan struct {
-	// whole: decode the whole frame directly (the type is a plain struct
-	// without the route key or ref among its fields, so they are ignored),
-	// which saves building the input object.
-	whole bool
-}
-
-func inputPlanFor[In any](where, routeKey, refKey string) inputPlan {
-	t := reflect.TypeFor[In]()
-	checkReserved(where, "input type", t, routeKey, refKey)
-	return inputPlan{whole: plainStruct(t, jsonUnmarshalerType, textUnmarshalerType)}
-}
-
-func (p inputPlan) decode(m *Message, v any) error {
-	data := m.data
-	if !p.whole {
-		data = m.Input()
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return decodeError(err)
-	}
-	return nil
-}
-
-// outputPlan says how a route's result is merged into its reply.
-type outputPlan struct {
-	// trusted: the result type is a plain struct without the route key or
-	// ref among its fields, so its encoding needs no scan for them.
-	trusted bool
-}
-
-func outputPlanFor[Out any](where, routeKey, refKey string) outputPlan {
-	t := reflect.TypeFor[Out]()
-	checkReserved(where, "output type", t, routeKey, refKey)
-	return outputPlan{trusted: plainStruct(t, jsonMarshalerType, textMarshalerType)}
-}
-
-var (
-	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
-	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
-	jsonMarshalerType   = reflect.TypeFor[json.Marshaler]()
-	textMarshalerType   = reflect.TypeFor[encoding.TextMarshaler]()
-)
-
-// plainStruct reports whether t (or what it points to) is a struct that
-// encoding/json handles field by field, without a custom (un)marshaler.
-func plainStruct(t reflect.Type, custom ...reflect.Type) bool {
-	for t.Kind() == reflect.Pointer {
-		for _, c := range custom {
-			if t.Implements(c) {
-				return false
-			}
-		}
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return false
-	}
-	for _, c := range custom {
-		if t.Implements(c) || reflect.PointerTo(t).Implements(c) {
-			return false
-		}
-	}
-	return true
-}
-
-// checkReserved panics if struct type t has a JSON field named like the route
-// key or the ref. The match ignores case because encoding/json's decoding does.
-func checkReserved(where, what string, t reflect.Type, keys ...string) {
-	for _, f := range jsonFields(t, 0) {
-		for _, k := range keys {
-			if strings.EqualFold(f.name, k) {
-				panic(fmt.Sprintf("%s: %s %v has a field named %q, which is reserved for the route key or ref", where, what, t, f.name))
-			}
-		}
-	}
-}
-
-// jsonField is one member of a struct type's JSON encoding.
-type jsonField struct {
-	name string
-	typ  reflect.Type
-}
-
-// jsonFields returns the JSON members of t (or of what it points to, if a
-// struct), with embedded structs flattened as encoding/json does.
-func jsonFields(t reflect.Type, depth int) []jsonField {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct || depth > 8 {
-		return nil
-	}
-	var fields []jsonField
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		if f.Anonymous && name == "" {
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				fields = append(fields, jsonFields(ft, depth+1)...)
-				continue
-			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		fields = append(fields, jsonField{name: name, typ: f.Type})
-	}
-	return fields
-}
-
-// decodeError turns an encoding/json error into an invalid *Error.
-func decodeError(err error) *Error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		ptr := ""
-		if te.Field != "" {
-			ptr = "/" + strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(te.Field, "~", "~0"), "/", "~1"), ".", "/")
-		}
-		return &Error{Code: CodeInvalid, Message: "input is invalid", Err: err, Details: []Detail{{
-			Pointer: ptr, Message: fmt.Sprintf("expected %v, got %s", te.Type, te.Value),
-		}}}
-	}
-	return &Error{Code: CodeInvalid, Message: "input is invalid", Err: err, Details: []Detail{{Message: err.Error()}}}
 }

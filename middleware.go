@@ -38,11 +38,9 @@ func chain(h Handler, mws ...[]Middleware) Handler {
 		for j := len(mws[i]) - 1; j >= 0; j-- {
 			h = mws[i][j](h)
 			if h == nil {
-				panic("wsroute: middleware " + itoa(j) + " returned a nil Handler")
+				panic("wsroute: middleware " + strconv.Itoa(j) + " returned a nil Handler")
 			}
 		}
 	}
 	return h
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,6 +1,9 @@
 package wsroute
 
-import "context"
+import (
+	"context"
+	"strconv"
+)
 
 // A Permission decides whether a channel may open (on a ChannelConfig) or a
 // message may reach its handler (on a RouteConfig). It runs after auth and
@@ -46,7 +49,7 @@ func AnyOf(ps ...Permission) Permission {
 func checkPermissions(fn string, ps []Permission) []Permission {
 	for i, p := range ps {
 		if p == nil {
-			panic("wsroute: " + fn + ": permission " + itoa(i) + " is nil")
+			panic("wsroute: " + fn + ": permission " + strconv.Itoa(i) + " is nil")
 		}
 	}
 	return append([]Permission(nil), ps...)

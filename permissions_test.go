@@ -46,7 +46,7 @@ func TestMessageStageOrder(t *testing.T) {
 	t.Parallel()
 	var seen []string
 	r := newRouter(t, wsroute.Options{Authenticator: tokenAuth})
-	ch := r.Route("/c", wsroute.ChannelConfig{Public: true})
+	ch := r.Channel("/c", wsroute.ChannelConfig{Public: true})
 	ownerOnly := func(_ context.Context, c *wsroute.Channel, m *wsroute.Message) bool {
 		var in struct {
 			Owner any `json:"owner"`
@@ -88,7 +88,7 @@ func TestSchemaSources(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := newRouter(t, wsroute.Options{})
-			ch := r.Route("/c", wsroute.ChannelConfig{Public: true})
+			ch := r.Channel("/c", wsroute.ChannelConfig{Public: true})
 			wsroute.Handle(ch, "create", func(_ context.Context, _ *wsroute.Channel, in titleIn) (titleOut, error) {
 				return titleOut(in), nil
 			}, wsroute.RouteConfig{Public: true, Schema: tt.schema})
@@ -125,7 +125,7 @@ func TestTokenAuthSources(t *testing.T) {
 			auth := tt.auth
 			auth.Check = tokenAuth.Check
 			r := newRouter(t, wsroute.Options{})
-			r.Route("/c", wsroute.ChannelConfig{Public: true, Authenticator: auth})
+			r.Channel("/c", wsroute.ChannelConfig{Public: true, Authenticator: auth})
 			c := wsroutetest.MustDial(t, r, tt.target, &wsroutetest.DialOptions{Header: tt.header})
 			u, _ := wsroute.SessionAs[user](c.Channel())
 			assert.Equal(t, tt.want, u.ID)

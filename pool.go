@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/wsroute/wsroute/internal/goid"
 )
 
 // pool runs the short-lived work of channels — a worker draining an inbound
@@ -14,10 +16,12 @@ import (
 //
 // At most maxIdle goroutines wait for work; beyond that a goroutine exits
 // when its task is done, so an idle connection still costs one goroutine
-// (its reader) plus a fixed share of the pool. Router.Shutdown stops the pool
-// and waits for it.
+// (its reader) plus a fixed share of the pool. Each task gets the id of the
+// goroutine it runs on (read once per goroutine), by which a session change
+// is traced to the message whose handler made it. Router.Shutdown stops the
+// pool and waits for it.
 type pool struct {
-	tasks   chan func() // unbuffered: a send succeeds only when a goroutine waits
+	tasks   chan func(gid uint64) // unbuffered: a send succeeds only when a goroutine waits
 	quit    chan struct{}
 	idle    atomic.Int32 // goroutines waiting on tasks
 	maxIdle int32
@@ -26,14 +30,14 @@ type pool struct {
 
 func newPool() *pool {
 	return &pool{
-		tasks:   make(chan func()),
+		tasks:   make(chan func(uint64)),
 		quit:    make(chan struct{}),
 		maxIdle: int32(max(16, 8*runtime.GOMAXPROCS(0))),
 	}
 }
 
 // run runs f on a waiting goroutine, or on a new one.
-func (p *pool) run(f func()) {
+func (p *pool) run(f func(gid uint64)) {
 	select {
 	case p.tasks <- f:
 	default:
@@ -42,10 +46,11 @@ func (p *pool) run(f func()) {
 	}
 }
 
-func (p *pool) loop(f func()) {
+func (p *pool) loop(f func(uint64)) {
 	defer p.wg.Done()
+	gid := goid.ID()
 	for {
-		f()
+		f(gid)
 		if p.idle.Add(1) > p.maxIdle {
 			p.idle.Add(-1)
 			return
@@ -60,9 +65,12 @@ func (p *pool) loop(f func()) {
 	}
 }
 
-// stop ends the waiting goroutines and waits for all of them. Nothing may
-// call run once stop has begun.
-func (p *pool) stop() {
+// stop ends the waiting goroutines and, if wait is set, waits for all of
+// them (Shutdown does not wait when its context ended, or when it is called
+// from a task). A task run after stop exits when it is done.
+func (p *pool) stop(wait bool) {
 	close(p.quit)
-	p.wg.Wait()
+	if wait {
+		p.wg.Wait()
+	}
 }

@@ -24,7 +24,7 @@ type titleOut struct {
 // protocolRouter has one route per reply shape and error path of the protocol.
 func protocolRouter(t *testing.T, logs *logBuffer, withDefault bool) *wsroute.Router {
 	r := newRouter(t, wsroute.Options{Logger: logs.logger(), Authenticator: tokenAuth})
-	ch := r.Route("/p", wsroute.ChannelConfig{Public: true})
+	ch := r.Channel("/p", wsroute.ChannelConfig{Public: true})
 	wsroute.Handle(ch, "echo", func(_ context.Context, _ *wsroute.Channel, in titleIn) (titleOut, error) {
 		return titleOut(in), nil
 	})
@@ -195,7 +195,7 @@ func TestCloseCodesInMemory(t *testing.T) {
 			t.Parallel()
 			var closed []wsroute.CloseInfo
 			r := newRouter(t, wsroute.Options{})
-			r.Route("/c", wsroute.ChannelConfig{Public: true,
+			r.Channel("/c", wsroute.ChannelConfig{Public: true,
 				OnDisconnect: func(_ context.Context, _ *wsroute.Channel, info wsroute.CloseInfo) { closed = append(closed, info) }})
 			c := wsroutetest.MustDial(t, r, "/c", nil)
 			require.NoError(t, tt.send(c))

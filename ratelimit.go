@@ -14,16 +14,18 @@ import (
 // reaches middleware or a handler. A connection that keeps flooding — more
 // than MaxRefused refusals within Window — is closed with 1008.
 //
-// The zero value takes the defaults, which let an interactive client (and a
-// burst of 100 pipelined messages) never see rate_limited, while a tight
-// loop of thousands of messages is refused within its first second and
-// closed soon after.
+// It is a field of Limits and follows its rule: a zero field takes the value
+// from the level above. The defaults let an interactive client (and a burst
+// of 100 pipelined messages) never see rate_limited, while a tight loop of
+// thousands of messages is refused within its first second and closed soon
+// after.
 type RateLimit struct {
 	// Rate is the sustained messages (tokens) per second. Default 100;
 	// negative disables rate limiting.
 	Rate float64
 	// Burst is the bucket's size: how many messages may come at once.
-	// Default 200.
+	// Default 200. A route whose Cost exceeds it could never run, so its
+	// registration panics.
 	Burst int
 	// MaxRefused is how many refused messages within Window close the
 	// channel with 1008 ("rate limit exceeded"). Default 100.
@@ -32,19 +34,12 @@ type RateLimit struct {
 	Window time.Duration
 }
 
-func (l RateLimit) withDefaults() RateLimit {
-	if l.Rate == 0 {
-		l.Rate = 100
-	}
-	if l.Burst <= 0 {
-		l.Burst = 200
-	}
-	if l.MaxRefused <= 0 {
-		l.MaxRefused = 100
-	}
-	if l.Window <= 0 {
-		l.Window = 10 * time.Second
-	}
+// over returns l with each zero field taken from base.
+func (l RateLimit) over(base RateLimit) RateLimit {
+	l.Rate = pick(l.Rate, base.Rate)
+	l.Burst = pick(l.Burst, base.Burst)
+	l.MaxRefused = pick(l.MaxRefused, base.MaxRefused)
+	l.Window = pick(l.Window, base.Window)
 	return l
 }
 
@@ -84,7 +79,7 @@ var errRateLimited = NewError(CodeRateLimited, "too many messages: slow down")
 // rateStage refuses a message when the channel has run out of tokens, and
 // closes a channel that keeps flooding.
 func (c *Channel) rateStage(rt *route) error {
-	l := &c.route.rate
+	l := &c.limits.RateLimit
 	if l.Rate < 0 {
 		return nil
 	}
@@ -97,7 +92,7 @@ func (c *Channel) rateStage(rt *route) error {
 		return nil
 	}
 	if flooding {
-		c.Close(websocket.StatusPolicyViolation, "rate limit exceeded")
+		c.Close(websocket.StatusPolicyViolation, reasonRateLimit)
 	}
 	return errRateLimited
 }

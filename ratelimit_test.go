@@ -18,10 +18,10 @@ import (
 const rateLimited = `{"action":"ping","error":{"code":"rate_limited","message":"too many messages: slow down"}}`
 
 // rateRouter counts what reaches the handlers; "heavy" costs 50 tokens.
-func rateRouter(t *testing.T, opts wsroute.Options, override *wsroute.RateLimit) (*wsroute.Router, *atomic.Int64) {
+func rateRouter(t *testing.T, opts wsroute.Options, override wsroute.RateLimit) (*wsroute.Router, *atomic.Int64) {
 	var handled atomic.Int64
 	r := newRouter(t, opts)
-	ch := r.Route("/c", wsroute.ChannelConfig{Public: true, RateLimit: override})
+	ch := r.Channel("/c", wsroute.ChannelConfig{Public: true, Limits: wsroute.Limits{RateLimit: override}})
 	count := func(context.Context, *wsroute.Channel, struct{}) (*struct{}, error) {
 		handled.Add(1)
 		return nil, nil
@@ -61,7 +61,7 @@ func TestRateLimitDefaults(t *testing.T) {
 	t.Parallel()
 	t.Run("a burst of 100 pipelined messages passes", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			r, handled := rateRouter(t, wsroute.Options{}, nil)
+			r, handled := rateRouter(t, wsroute.Options{}, wsroute.RateLimit{})
 			c := wsroutetest.MustDial(t, r, "/c", nil)
 			got := sendN(t, c, `{"action":"ping"}`, 100)
 			assert.Zero(t, count(got, rateLimited))
@@ -70,7 +70,7 @@ func TestRateLimitDefaults(t *testing.T) {
 	})
 	t.Run("an interactive client is never limited", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			r, handled := rateRouter(t, wsroute.Options{}, nil)
+			r, handled := rateRouter(t, wsroute.Options{}, wsroute.RateLimit{})
 			c := wsroutetest.MustDial(t, r, "/c", nil)
 			for range 600 { // ten a second for a minute
 				assert.Equal(t, `{"action":"ping"}`, one(t, c, `{"action":"ping"}`))
@@ -84,7 +84,7 @@ func TestRateLimitDefaults(t *testing.T) {
 			var closed []wsroute.CloseInfo
 			r := newRouter(t, wsroute.Options{})
 			var handled atomic.Int64
-			ch := r.Route("/c", wsroute.ChannelConfig{Public: true,
+			ch := r.Channel("/c", wsroute.ChannelConfig{Public: true,
 				OnDisconnect: func(_ context.Context, _ *wsroute.Channel, i wsroute.CloseInfo) { closed = append(closed, i) }})
 			wsroute.Handle(ch, "ping", func(context.Context, *wsroute.Channel, struct{}) (*struct{}, error) {
 				handled.Add(1)
@@ -107,8 +107,8 @@ func TestRateLimitDefaults(t *testing.T) {
 func TestRateLimitTokens(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		limit := &wsroute.RateLimit{Rate: 10, Burst: 200, MaxRefused: 1000}
-		r, handled := rateRouter(t, wsroute.Options{RateLimit: wsroute.RateLimit{Rate: -1}}, limit)
+		limit := wsroute.RateLimit{Rate: 10, Burst: 200, MaxRefused: 1000}
+		r, handled := rateRouter(t, wsroute.Options{Limits: wsroute.Limits{RateLimit: wsroute.RateLimit{Rate: -1}}}, limit)
 		c := wsroutetest.MustDial(t, r, "/c", nil)
 		got := sendN(t, c, `{"action":"heavy"}`, 5)
 		assert.Equal(t, 1, count(got, strings.Replace(rateLimited, "ping", "heavy", 1)), "4 × 50 tokens spent the burst")

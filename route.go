@@ -45,11 +45,9 @@ type ChannelConfig struct {
 	// returned and its subscriptions were dropped.
 	OnDisconnect func(ctx context.Context, c *Channel, info CloseInfo)
 
-	// RateLimit overrides Options.RateLimit for this channel.
-	RateLimit *RateLimit
-	// Limits overrides the Router's limits (Options.ReadLimit, SendQueue,
-	// ...) for this channel: each non-zero field replaces the Router's.
-	Limits *Limits
+	// Limits overrides Options.Limits for this channel: each non-zero
+	// field, the rate limit's included, replaces the Router's.
+	Limits Limits
 
 	// Parallel is how many messages of one connection may be handled at
 	// once. Default 1: in arrival order, replies in order. Above 1, replies
@@ -76,7 +74,7 @@ type RouteConfig struct {
 	Cost int
 }
 
-// ChannelRoute is a channel registered on a Router with Router.Route. Add its
+// ChannelRoute is a channel registered on a Router with Router.Channel. Add its
 // message routes with Handle and its default handler with HandleDefault, all
 // before the Router serves its first request.
 type ChannelRoute struct {
@@ -84,8 +82,7 @@ type ChannelRoute struct {
 	name     string
 	pattern  string
 	cfg      ChannelConfig
-	rate     RateLimit         // with defaults
-	limits   Limits            // the Router's, overridden by ChannelConfig.Limits
+	limits   Limits            // the Router's, overridden by ChannelConfig.Limits; effective
 	open     Handler           // middleware-wrapped open stages
 	routes   map[string]*route // by route-key value
 	fallback *route            // the default handler, or nil
@@ -237,6 +234,9 @@ func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []
 	if cfg.Cost < 0 {
 		panic(where + ": negative Cost")
 	}
+	if rl := cr.limits.RateLimit; rl.Rate >= 0 && cfg.Cost > rl.Burst {
+		panic(fmt.Sprintf("%s: Cost %d exceeds the rate limit's Burst %d, so no message could ever pass", where, cfg.Cost, rl.Burst))
+	}
 	return &route{
 		name:  name,
 		cost:  max(cfg.Cost, 1),
@@ -265,17 +265,9 @@ func newChannelRoute(r *Router, pattern string, cfg ChannelConfig) *ChannelRoute
 		cfg.Authenticator = r.opts.Authenticator
 	}
 	cfg.Middleware = append([]Middleware(nil), cfg.Middleware...)
-	rate := r.opts.RateLimit
-	if cfg.RateLimit != nil {
-		rate = *cfg.RateLimit
-	}
-	limits := r.limits
-	if cfg.Limits != nil {
-		limits = cfg.Limits.over(r.limits)
-	}
+	checkAuthenticator(cfg.Name, cfg.Authenticator)
 	cr := &ChannelRoute{
-		limits:  limits,
-		rate:    rate.withDefaults(),
+		limits:  cfg.Limits.over(r.limits).effective(),
 		router:  r,
 		name:    cfg.Name,
 		pattern: pattern,
@@ -291,9 +283,6 @@ func newChannelRoute(r *Router, pattern string, cfg ChannelConfig) *ChannelRoute
 	}), r.opts.Middleware, cfg.Middleware)
 	return cr
 }
-
-// lookup returns the route a frame's route-key value names, or nil.
-func (cr *ChannelRoute) lookup(name string) *route { return cr.routes[name] }
 
 // checkPattern refuses what a channel pattern may not contain.
 func checkPattern(pattern string) error {

@@ -37,47 +37,16 @@ type Options struct {
 	// Broker carries publishes to other nodes. Default: a MemoryBroker of
 	// this Router alone.
 	Broker Broker
-
-	// ReadLimit is the largest inbound frame in bytes; a larger one closes
-	// the channel with 1009. Default 64 KiB.
-	ReadLimit int64
-	// InboundQueue is how many received frames wait for a handler before the
-	// reader stops reading (TCP then pushes back on the client). Default 32.
-	InboundQueue int
-	// SendQueue is how many outbound frames wait for the peer before the
-	// channel is dropped as a slow consumer. Default 256.
-	SendQueue int
-	// WriteTimeout bounds every write to the peer; on expiry the channel is
-	// dropped. Default 10s.
-	WriteTimeout time.Duration
-	// PingInterval is how often the server pings each peer to detect one
-	// that is gone without closing. Default 30s; negative disables pings.
-	PingInterval time.Duration
-	// PongTimeout is how long a peer has to answer a ping; a peer that does
-	// not is dropped (reason "heartbeat timeout"). A pong that waits unread
-	// because the channel's inbound queue is full does not count as missing.
-	// Default 15s.
-	PongTimeout time.Duration
-	// RateLimit limits each connection's message rate; see RateLimit for
-	// the defaults. ChannelConfig.RateLimit overrides it per channel.
-	RateLimit RateLimit
-	// HandshakeTimeout bounds the open lifecycle before the upgrade
-	// (middleware, auth, permissions): past it the opening is refused with
-	// 503. Default 10s.
-	HandshakeTimeout time.Duration
-	// FirstMessageTimeout, if positive, closes with 1008 a channel whose
-	// client sends no message within it after the upgrade. Default: off.
-	FirstMessageTimeout time.Duration
-	// MaxTopics is how many topics one channel may subscribe to; Subscribe
-	// beyond it returns ErrTooManyTopics. Default 100; negative: no limit.
-	MaxTopics int
-	// MaxChannels limits open channels; past it openings get HTTP 503.
-	// Default 0: no limit.
+	// Limits bound every connection; ChannelConfig.Limits overrides them per
+	// channel. The zero value takes the defaults documented on Limits.
+	Limits Limits
+	// MaxChannels limits the channels of the Router (opening or open); past
+	// it openings get HTTP 503. Default 0: no limit.
 	MaxChannels int
 }
 
 // Router routes WebSocket connections to channels by path and runs their
-// lifecycles. It is an http.Handler. Register channels with Route (and their
+// lifecycles. It is an http.Handler. Register channels with Channel (and their
 // message routes with Handle) before serving; then it is safe for concurrent
 // use.
 //
@@ -88,9 +57,10 @@ type Router struct {
 	limits Limits // Router-wide, defaults filled; ChannelRoute.limits derive from it
 	accept websocket.AcceptOptions
 	log    *slog.Logger
-	obs    *Observer
-	node   string // this node's id, unique per Router
-	idBase string
+	obs    observer
+	node   string    // this node's id, unique per Router
+	idBase string    // channel ids: node id, "-", a counter
+	epoch  time.Time // monotonic origin of the write watch's readings
 
 	mux      *http.ServeMux
 	names    map[string]*ChannelRoute // guarded by regMu
@@ -100,12 +70,13 @@ type Router struct {
 	hub      hub
 	pool     *pool
 	stopPool sync.Once
-	channels sync.WaitGroup // one per channel from reservation to its end
 
-	mu       sync.Mutex // guards open, opening, shutdown
-	open     map[string]*Channel
-	opening  int  // reservations for channels not yet registered
-	shutdown bool // Shutdown has begun
+	mu       sync.Mutex            // guards the fields below
+	live     map[*Channel]struct{} // every channel from its creation to the end of its teardown
+	open     map[string]*Channel   // the registered (upgraded) channels by id, until their teardown
+	pending  int                   // reservations for channels not yet created
+	shutdown bool                  // Shutdown has begun
+	changed  chan struct{}         // closed (and cleared) when live or pending shrink; made by Shutdown
 }
 
 // New returns a Router configured by opts.
@@ -113,11 +84,12 @@ func New(opts Options) *Router {
 	opts.Middleware = append([]Middleware(nil), opts.Middleware...)
 	r := &Router{
 		opts:   opts,
-		limits: routerLimits(&opts),
+		limits: opts.Limits.over(defaultLimits),
 		log:    opts.Logger,
-		obs:    opts.Observer,
+		epoch:  time.Now(),
 		mux:    http.NewServeMux(),
 		names:  make(map[string]*ChannelRoute),
+		live:   make(map[*Channel]struct{}),
 		open:   make(map[string]*Channel),
 		pool:   newPool(),
 	}
@@ -129,13 +101,14 @@ func New(opts Options) *Router {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	if r.obs == nil {
-		r.obs = &Observer{}
+	r.obs = observer{Observer: opts.Observer, log: r.log}
+	if r.obs.Observer == nil {
+		r.obs.Observer = &Observer{}
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	r.node = hex.EncodeToString(b[:])
-	r.idBase = r.node[:8] + "-"
+	r.idBase = r.node + "-" // all 64 bits: ids stay unique across the nodes of a deployment
 	broker := opts.Broker
 	if broker == nil {
 		broker = NewMemoryBroker()
@@ -144,12 +117,12 @@ func New(opts Options) *Router {
 	return r
 }
 
-// Route registers a channel at pattern, which uses net/http's pattern syntax
+// Channel registers a channel at pattern, which uses net/http's pattern syntax
 // without a method ("/rooms/{room}", "example.com/chat/{rest...}"); path
 // values are read with Channel.PathValue. It panics if the pattern is
 // malformed or conflicts with another, the name is taken, or the Router has
 // started serving.
-func (r *Router) Route(pattern string, cfg ChannelConfig) *ChannelRoute {
+func (r *Router) Channel(pattern string, cfg ChannelConfig) *ChannelRoute {
 	r.regMu.Lock()
 	defer r.regMu.Unlock()
 	where := fmt.Sprintf("wsroute: channel %q", pattern)
@@ -167,7 +140,7 @@ func (r *Router) Route(pattern string, cfg ChannelConfig) *ChannelRoute {
 				panic(fmt.Sprintf("%s: %v", where, e))
 			}
 		}()
-		r.mux.Handle(pattern, cr)
+		r.mux.Handle(pattern, channelHandler{cr})
 	}()
 	r.names[cr.name] = cr
 	return cr
@@ -188,15 +161,22 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeHTTPError(w, http.StatusNotFound, NewError(CodeNotFound, "no channel at this path"))
 		return
 	}
-	r.mux.ServeHTTP(w, req) // sets the path values, then calls ChannelRoute.ServeHTTP
+	r.mux.ServeHTTP(w, req) // sets the path values, then calls channelHandler.ServeHTTP
 }
 
+// channelHandler is what the Router's mux holds for a channel route. It is
+// unexported so that a ChannelRoute cannot be mounted on another mux, which
+// would bypass the Router.
+type channelHandler struct{ cr *ChannelRoute }
+
+func (h channelHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) { h.cr.serve(w, req) }
+
 func isChannelRoute(h http.Handler) bool {
-	_, ok := h.(*ChannelRoute)
+	_, ok := h.(channelHandler)
 	return ok
 }
 
-// Len returns the number of open channels.
+// Len returns the number of open channels: upgraded and not yet torn down.
 func (r *Router) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -212,8 +192,9 @@ func (r *Router) Lookup(id string) (*Channel, bool) {
 }
 
 // CloseWhere closes, with code and reason, every open channel for which match
-// returns true, and returns how many. Use it to end one user's channels after
-// a password change:
+// returns true, and returns how many. Each close is Channel.Close: handlers
+// still running are cancelled at once. Use it to end one user's channels
+// after a password change:
 //
 //	r.CloseWhere(func(c *wsroute.Channel) bool {
 //		u, ok := wsroute.SessionAs[User](c)
@@ -221,7 +202,7 @@ func (r *Router) Lookup(id string) (*Channel, bool) {
 //	}, websocket.StatusPolicyViolation, "credentials changed")
 func (r *Router) CloseWhere(match func(c *Channel) bool, code websocket.StatusCode, reason string) int {
 	n := 0
-	for _, c := range r.snapshot() {
+	for _, c := range r.snapshot(false) {
 		if match(c) {
 			c.Close(code, reason)
 			n++
@@ -230,9 +211,17 @@ func (r *Router) CloseWhere(match func(c *Channel) bool, code websocket.StatusCo
 	return n
 }
 
-func (r *Router) snapshot() []*Channel {
+// snapshot returns the open channels, or every live one (opening too).
+func (r *Router) snapshot(all bool) []*Channel {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if all {
+		cs := make([]*Channel, 0, len(r.live))
+		for c := range r.live {
+			cs = append(cs, c)
+		}
+		return cs
+	}
 	cs := make([]*Channel, 0, len(r.open))
 	for _, c := range r.open {
 		cs = append(cs, c)
@@ -240,80 +229,137 @@ func (r *Router) snapshot() []*Channel {
 	return cs
 }
 
-// Shutdown stops the Router: new openings get 503, every open channel is
-// closed with 1001 (going away) once its running handler has finished, and
-// Shutdown waits for all of them. When ctx ends first, the remaining
-// connections are dropped, their handlers' contexts cancelled, and Shutdown
-// returns ctx.Err() after they have finished. It always waits for every
-// goroutine the Router started, and finally closes the broker.
+// Shutdown stops the Router the way http.Server.Shutdown stops a server:
+// new openings get 503, and every channel is closed with 1001 (going away)
+// meaning "finish your work": no new message is handled, running handlers
+// keep their contexts (they can watch Channel.Closing), their final replies
+// go out, then the close frame. Shutdown waits for all of it. When ctx ends
+// first, everything left is dropped, its handlers' contexts are cancelled,
+// and Shutdown returns ctx.Err() at once, without waiting for handlers that
+// ignore their contexts. When it returns nil, every goroutine the Router
+// started has ended, timers included, and the broker is detached.
+//
+// Called from one of a channel's callbacks (a handler, OnConnect, ...) with
+// the context it received, or one derived from it, Shutdown does not wait
+// for that channel, whose teardown then completes after the callback
+// returns. Called with another context, it would wait for itself until that
+// context ends.
+//
+// http.Server.Shutdown does not see upgraded connections: wire both, as
+// examples/todos does.
 func (r *Router) Shutdown(ctx context.Context) error {
+	self, _ := ctx.Value(chanKey{}).(*Channel)
+	if self != nil && self.router != r {
+		self = nil
+	}
 	r.mu.Lock()
 	r.shutdown = true
 	r.mu.Unlock()
-	for _, c := range r.snapshot() {
-		c.Close(websocket.StatusGoingAway, "server shutdown")
+	info := CloseInfo{Code: websocket.StatusGoingAway, Reason: reasonShutdown}
+	for _, c := range r.snapshot(true) {
+		c.end(info, closeDrain)
 	}
-	done := make(chan struct{})
-	go func() {
-		r.channels.Wait()
-		close(done)
-	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-		for _, c := range r.snapshot() {
-			c.drop("server shutdown")
+	if err := r.waitChannels(ctx, self); err != nil {
+		for _, c := range r.snapshot(true) {
+			c.end(info, closeDrop)
 		}
-		<-done
+		r.stopPool.Do(func() { r.pool.stop(false) })
+		_ = r.hub.close(false)
+		return err
 	}
-	r.stopPool.Do(r.pool.stop)
-	if cerr := r.hub.close(); err == nil {
-		err = cerr
-	}
-	return err
+	wait := self == nil // the caller runs on a pool goroutine and has not returned
+	r.stopPool.Do(func() { r.pool.stop(wait) })
+	return r.hub.close(wait)
 }
 
-// reserve counts a channel about to open against MaxChannels, or refuses.
+// waitChannels waits until no channel but self is left, or ctx ends.
+func (r *Router) waitChannels(ctx context.Context, self *Channel) error {
+	for {
+		r.mu.Lock()
+		_, selfLive := r.live[self]
+		left := len(r.live) + r.pending
+		if selfLive {
+			left--
+		}
+		if left == 0 {
+			r.mu.Unlock()
+			return nil
+		}
+		if r.changed == nil {
+			r.changed = make(chan struct{})
+		}
+		changed := r.changed
+		r.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// reserve counts a channel about to be created against MaxChannels, or
+// refuses.
 func (r *Router) reserve() *Error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.shutdown {
-		return NewError(CodeUnavailable, "server is shutting down")
+		return errShuttingDown
 	}
-	if r.opts.MaxChannels > 0 && len(r.open)+r.opening >= r.opts.MaxChannels {
+	if r.opts.MaxChannels > 0 && len(r.live)+r.pending >= r.opts.MaxChannels {
 		return NewError(CodeUnavailable, "too many connections")
 	}
-	r.opening++
-	r.channels.Add(1)
+	r.pending++
 	return nil
 }
 
-// unreserve releases a reservation that did not become an open channel.
+// unreserve releases a reservation that did not become a channel.
 func (r *Router) unreserve() {
 	r.mu.Lock()
-	r.opening--
-	r.mu.Unlock()
-	r.channels.Done()
+	defer r.mu.Unlock()
+	r.pending--
+	r.notifyLocked()
 }
 
-// register turns c's reservation into an open channel. It reports false if
-// Shutdown began meanwhile; the channel is registered anyway so that
-// Shutdown's drop reaches it.
-func (r *Router) register(c *Channel) bool {
+// track turns c's reservation into a live channel, or reports false if
+// Shutdown began meanwhile (c is then tracked all the same, so that its
+// teardown finds it).
+func (r *Router) track(c *Channel) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.opening--
-	r.open[c.id] = c
+	r.pending--
+	r.live[c] = struct{}{}
 	return !r.shutdown
 }
 
-// forget removes c from the open channels at the end of its life.
-func (r *Router) forget(c *Channel) {
+// register makes an upgraded channel visible to Len, Lookup and CloseWhere.
+func (r *Router) register(c *Channel) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.open[c.id] = c
+}
+
+// unregister hides c from Len, Lookup and CloseWhere, at its teardown.
+func (r *Router) unregister(c *Channel) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	delete(r.open, c.id)
-	r.mu.Unlock()
+}
+
+// untrack forgets c at the very end of its teardown.
+func (r *Router) untrack(c *Channel) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.live, c)
+	r.notifyLocked()
+}
+
+// notifyLocked wakes Shutdown's wait. r.mu must be held.
+func (r *Router) notifyLocked() {
+	if r.changed != nil {
+		close(r.changed)
+		r.changed = nil
+	}
 }
 
 func (r *Router) newID() string {

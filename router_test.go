@@ -31,64 +31,64 @@ func TestRegistrationMistakes(t *testing.T) {
 		want  string
 	}{
 		{"duplicate path", func(r *wsroute.Router) {
-			r.Route("/a", wsroute.ChannelConfig{Name: "one"})
-			r.Route("/a", wsroute.ChannelConfig{Name: "two"})
+			r.Channel("/a", wsroute.ChannelConfig{Name: "one"})
+			r.Channel("/a", wsroute.ChannelConfig{Name: "two"})
 		}, `wsroute: channel "/a": pattern "/a"`},
 		{"duplicate name", func(r *wsroute.Router) {
-			r.Route("/a", wsroute.ChannelConfig{Name: "x"})
-			r.Route("/b", wsroute.ChannelConfig{Name: "x"})
+			r.Channel("/a", wsroute.ChannelConfig{Name: "x"})
+			r.Channel("/b", wsroute.ChannelConfig{Name: "x"})
 		}, `wsroute: channel name "x" registered twice`},
-		{"pattern with method", func(r *wsroute.Router) { r.Route("GET /a", wsroute.ChannelConfig{}) }, `wsroute: channel "GET /a": pattern "GET /a" has a method`},
-		{"bad pattern", func(r *wsroute.Router) { r.Route("/a/{x", wsroute.ChannelConfig{}) }, `wsroute: channel "/a/{x"`},
-		{"empty pattern", func(r *wsroute.Router) { r.Route("", wsroute.ChannelConfig{}) }, `empty pattern`},
-		{"same route keys", func(r *wsroute.Router) { r.Route("/a", wsroute.ChannelConfig{RouteKey: "k", RefKey: "k"}) }, `RouteKey and RefKey are both "k"`},
+		{"pattern with method", func(r *wsroute.Router) { r.Channel("GET /a", wsroute.ChannelConfig{}) }, `wsroute: channel "GET /a": pattern "GET /a" has a method`},
+		{"bad pattern", func(r *wsroute.Router) { r.Channel("/a/{x", wsroute.ChannelConfig{}) }, `wsroute: channel "/a/{x"`},
+		{"empty pattern", func(r *wsroute.Router) { r.Channel("", wsroute.ChannelConfig{}) }, `empty pattern`},
+		{"same route keys", func(r *wsroute.Router) { r.Channel("/a", wsroute.ChannelConfig{RouteKey: "k", RefKey: "k"}) }, `RouteKey and RefKey are both "k"`},
 		{"nil handler", func(r *wsroute.Router) {
-			wsroute.Handle[struct{}, struct{}](r.Route("/a", wsroute.ChannelConfig{}), "x", nil)
+			wsroute.Handle[struct{}, struct{}](r.Channel("/a", wsroute.ChannelConfig{}), "x", nil)
 		}, `wsroute: channel "/a" route "x": nil handler`},
 		{"empty route name", func(r *wsroute.Router) {
-			wsroute.Handle(r.Route("/a", wsroute.ChannelConfig{}), "", noop[struct{}, struct{}])
+			wsroute.Handle(r.Channel("/a", wsroute.ChannelConfig{}), "", noop[struct{}, struct{}])
 		}, `empty route name`},
 		{"duplicate route", func(r *wsroute.Router) {
-			ch := r.Route("/a", wsroute.ChannelConfig{})
+			ch := r.Channel("/a", wsroute.ChannelConfig{})
 			wsroute.Handle(ch, "x", noop[struct{}, struct{}])
 			wsroute.Handle(ch, "x", noop[struct{}, struct{}])
 		}, `wsroute: channel "/a" route "x": registered twice`},
 		{"duplicate default", func(r *wsroute.Router) {
-			ch := r.Route("/a", wsroute.ChannelConfig{})
+			ch := r.Channel("/a", wsroute.ChannelConfig{})
 			fn := func(context.Context, *wsroute.Channel, *wsroute.Message) (any, error) { return nil, nil }
 			wsroute.HandleDefault(ch, fn)
 			wsroute.HandleDefault(ch, fn)
 		}, `default handler: registered twice`},
 		{"schema does not compile", func(r *wsroute.Router) {
-			wsroute.Handle(r.Route("/a", wsroute.ChannelConfig{}), "x", noop[struct{}, struct{}],
+			wsroute.Handle(r.Channel("/a", wsroute.ChannelConfig{}), "x", noop[struct{}, struct{}],
 				wsroute.RouteConfig{Schema: wsroute.SchemaString(`{"type":12}`)})
 		}, `wsroute: channel "/a" route "x": schema:`},
 		{"schema file missing", func(r *wsroute.Router) {
-			wsroute.Handle(r.Route("/a", wsroute.ChannelConfig{}), "x", noop[struct{}, struct{}],
+			wsroute.Handle(r.Channel("/a", wsroute.ChannelConfig{}), "x", noop[struct{}, struct{}],
 				wsroute.RouteConfig{Schema: wsroute.SchemaFile("testdata/nope.json")})
 		}, `nope.json`},
 		{"schema names the route key", func(r *wsroute.Router) {
-			wsroute.Handle(r.Route("/a", wsroute.ChannelConfig{}), "x", noop[struct{}, struct{}],
+			wsroute.Handle(r.Channel("/a", wsroute.ChannelConfig{}), "x", noop[struct{}, struct{}],
 				wsroute.RouteConfig{Schema: wsroute.SchemaString(`{"properties":{"action":{}}}`)})
 		}, `names property "action", which is reserved`},
 		{"input type has the route key", func(r *wsroute.Router) {
-			wsroute.Handle(r.Route("/a", wsroute.ChannelConfig{}), "x", noop[withAction, struct{}])
+			wsroute.Handle(r.Channel("/a", wsroute.ChannelConfig{}), "x", noop[withAction, struct{}])
 		}, `input type wsroute_test.withAction has a field named "action"`},
 		{"input type has the ref, by case", func(r *wsroute.Router) {
-			wsroute.Handle(r.Route("/a", wsroute.ChannelConfig{}), "x", noop[withRefByName, struct{}])
+			wsroute.Handle(r.Channel("/a", wsroute.ChannelConfig{}), "x", noop[withRefByName, struct{}])
 		}, `has a field named "REF"`},
 		{"output type embeds the route key", func(r *wsroute.Router) {
-			wsroute.Handle(r.Route("/a", wsroute.ChannelConfig{}), "x", noop[struct{}, *embedded])
+			wsroute.Handle(r.Channel("/a", wsroute.ChannelConfig{}), "x", noop[struct{}, *embedded])
 		}, `output type *wsroute_test.embedded has a field named "action"`},
 		{"custom route key", func(r *wsroute.Router) {
-			wsroute.Handle(r.Route("/a", wsroute.ChannelConfig{RouteKey: "type"}), "x", noop[struct{ Type string }, struct{}])
+			wsroute.Handle(r.Channel("/a", wsroute.ChannelConfig{RouteKey: "type"}), "x", noop[struct{ Type string }, struct{}])
 		}, `has a field named "Type"`},
 		{"two configs", func(r *wsroute.Router) {
-			wsroute.Handle(r.Route("/a", wsroute.ChannelConfig{}), "x", noop[struct{}, struct{}], wsroute.RouteConfig{}, wsroute.RouteConfig{})
+			wsroute.Handle(r.Channel("/a", wsroute.ChannelConfig{}), "x", noop[struct{}, struct{}], wsroute.RouteConfig{}, wsroute.RouteConfig{})
 		}, `more than one RouteConfig`},
 		{"after serving", func(r *wsroute.Router) {
 			r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
-			r.Route("/late", wsroute.ChannelConfig{})
+			r.Channel("/late", wsroute.ChannelConfig{})
 		}, `registered after the Router started serving`},
 		{"nil permission", func(r *wsroute.Router) { wsroute.AllOf(nil) }, `AllOf: permission 0 is nil`},
 	}
@@ -110,13 +110,13 @@ func TestHTTPAnswers(t *testing.T) {
 	t.Parallel()
 	r := newRouter(t, wsroute.Options{Authenticator: tokenAuth,
 		AcceptOptions: nil})
-	r.Route("/private", wsroute.ChannelConfig{})
-	r.Route("/alice", wsroute.ChannelConfig{Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
+	r.Channel("/private", wsroute.ChannelConfig{})
+	r.Channel("/alice", wsroute.ChannelConfig{Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
 		u, _ := wsroute.SessionAs[user](c)
 		return u.ID == "alice"
 	}})
-	r.Route("/rooms/{room}", wsroute.ChannelConfig{Public: true})
-	r.Route("/refuses", wsroute.ChannelConfig{Public: true, Authenticator: wsroute.AuthenticatorFunc(func(context.Context, *wsroute.Channel) error {
+	r.Channel("/rooms/{room}", wsroute.ChannelConfig{Public: true})
+	r.Channel("/refuses", wsroute.ChannelConfig{Public: true, Authenticator: wsroute.AuthenticatorFunc(func(context.Context, *wsroute.Channel) error {
 		return wsroute.NewError(wsroute.CodeUnavailable, "maintenance")
 	})})
 	upgrade := http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}}
@@ -186,7 +186,7 @@ func TestHTTPAnswers(t *testing.T) {
 func TestChannelRequestData(t *testing.T) {
 	t.Parallel()
 	r := newRouter(t, wsroute.Options{})
-	r.Route("/rooms/{room}/{rest...}", wsroute.ChannelConfig{Public: true})
+	r.Channel("/rooms/{room}/{rest...}", wsroute.ChannelConfig{Public: true})
 	c := wsroutetest.MustDial(t, r, "/rooms/kitchen/a/b?x=1", &wsroutetest.DialOptions{
 		Header:     http.Header{"X-Test": {"yes"}, "Cookie": {"sid=abc"}},
 		RemoteAddr: "198.51.100.7:4242",
@@ -210,7 +210,7 @@ func TestChannelRequestData(t *testing.T) {
 func TestMaxChannels(t *testing.T) {
 	t.Parallel()
 	r := newRouter(t, wsroute.Options{MaxChannels: 1})
-	r.Route("/c", wsroute.ChannelConfig{Public: true})
+	r.Channel("/c", wsroute.ChannelConfig{Public: true})
 	c := wsroutetest.MustDial(t, r, "/c", nil)
 	_, err := wsroutetest.Dial(t.Context(), r, "/c", nil)
 	var he *wsroutetest.HandshakeError
@@ -235,7 +235,7 @@ func TestOpenOrder(t *testing.T) {
 		}
 	}
 	r := newRouter(t, wsroute.Options{Middleware: []wsroute.Middleware{mw("router")}})
-	ch := r.Route("/c", wsroute.ChannelConfig{
+	ch := r.Channel("/c", wsroute.ChannelConfig{
 		Middleware: []wsroute.Middleware{mw("channel")},
 		Authenticator: wsroute.AuthenticatorFunc(func(_ context.Context, c *wsroute.Channel) error {
 			order = append(order, "auth")
@@ -275,7 +275,7 @@ func TestOnConnectFailure(t *testing.T) {
 	disconnected := 0
 	logs := &logBuffer{}
 	r := newRouter(t, wsroute.Options{Logger: logs.logger()})
-	r.Route("/c", wsroute.ChannelConfig{Public: true,
+	r.Channel("/c", wsroute.ChannelConfig{Public: true,
 		OnConnect: func(ctx context.Context, c *wsroute.Channel) error {
 			_ = c.Send(ctx, "sorry")
 			return errors.New("no database")

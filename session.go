@@ -3,26 +3,38 @@ package wsroute
 import (
 	"reflect"
 	"time"
+
+	"github.com/coder/websocket"
+	"github.com/wsroute/wsroute/internal/goid"
 )
 
 // session is the immutable value stored on a Channel. A new one replaces it on
-// every change, so readers never lock.
+// every change, so readers never lock. A cleared session is a session with
+// a nil value (never a nil pointer once a session was set), so that each
+// change is a distinct pointer and an undo can compare and swap exactly.
 type session struct {
-	value   any
+	value   any       // nil: cleared
 	expires time.Time // zero: never
 }
 
 // valid reports whether s counts as present at now.
 func (s *session) valid(now time.Time) bool {
-	return s != nil && (s.expires.IsZero() || now.Before(s.expires))
+	return s != nil && s.value != nil && (s.expires.IsZero() || now.Before(s.expires))
 }
+
+// sessionChange is one change a message made, kept to undo it.
+type sessionChange struct{ set, prev *session }
 
 // SetSession sets the channel's session to v, replacing any other, with no
 // expiry. A nil v (or a nil pointer, map, slice, func or interface inside v)
 // clears the session instead: a session is either a real value or absent.
 //
-// A session set by a message whose pipeline then fails is undone, so a failed
-// log-in leaves the session as it was.
+// A change made by a handler, on the goroutine that runs it, belongs to its
+// message: if the message then fails (its pipeline returns an error), the
+// change is undone — but only if the session is still the one it set, so a
+// revocation made meanwhile (a ClearSession or SetSession from elsewhere) is
+// never undone. Changes made at open, from OnConnect or from other
+// goroutines are never undone.
 func (c *Channel) SetSession(v any) { c.SetSessionUntil(v, time.Time{}) }
 
 // SetSessionUntil is SetSession with an expiry: from expires on, the session
@@ -33,14 +45,41 @@ func (c *Channel) SetSessionUntil(v any, expires time.Time) {
 		c.ClearSession()
 		return
 	}
-	c.session.Store(&session{value: v, expires: expires})
-	c.armExpiry(expires)
+	c.changeSession(&session{value: v, expires: expires})
 }
 
 // ClearSession removes the channel's session (log-out).
-func (c *Channel) ClearSession() {
-	c.session.Store(nil)
-	c.armExpiry(time.Time{})
+func (c *Channel) ClearSession() { c.changeSession(&session{}) }
+
+// changeSession stores s, re-arms the expiry timer for it, and records the
+// change on the message whose handler made it, if any.
+func (c *Channel) changeSession(s *session) {
+	m := c.runnerOn(goid.ID())
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	prev := c.session.Swap(s)
+	c.armExpiryLocked(s)
+	if m != nil {
+		m.undo = append(m.undo, sessionChange{set: s, prev: prev})
+	}
+}
+
+// undoSession reverts the session changes a failed message made, newest
+// first, each only if the session is still the one it set.
+func (c *Channel) undoSession(m *Message) {
+	if len(m.undo) == 0 {
+		return
+	}
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	for i := len(m.undo) - 1; i >= 0; i-- {
+		ch := m.undo[i]
+		if !c.session.CompareAndSwap(ch.set, ch.prev) {
+			break
+		}
+		c.armExpiryLocked(ch.prev)
+	}
+	m.undo = nil
 }
 
 // HasSession reports whether the channel has a session that has not expired.
@@ -51,7 +90,7 @@ func (c *Channel) HasSession() bool {
 // SessionExpiry returns when the current session expires; the zero time means
 // it does not, or that there is no session.
 func (c *Channel) SessionExpiry() time.Time {
-	if s := c.session.Load(); s != nil {
+	if s := c.session.Load(); s != nil && s.value != nil {
 		return s.expires
 	}
 	return time.Time{}
@@ -84,50 +123,38 @@ func isNil(v any) bool {
 	return false
 }
 
-// restoreSession puts back a session saved before a failed message.
-func (c *Channel) restoreSession(s *session) {
-	c.session.Store(s)
-	if s == nil {
-		c.armExpiry(time.Time{})
-	} else {
-		c.armExpiry(s.expires)
-	}
-}
-
-// armExpiry schedules the close of a channel whose opening required a session
-// for when its session expires, replacing any earlier schedule. Public
+// armExpiryLocked schedules the close of a channel whose opening required a
+// session for when s expires, replacing any earlier schedule. Public
 // channels need no timer: an expired session simply counts as absent.
-func (c *Channel) armExpiry(expires time.Time) {
+// sessMu must be held, so the timer always belongs to the session stored
+// last.
+func (c *Channel) armExpiryLocked(s *session) {
 	if c.route.cfg.Public {
 		return
 	}
-	c.expiryMu.Lock()
-	defer c.expiryMu.Unlock()
-	if c.expiry != nil {
-		c.expiry.Stop()
-		c.expiry = nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expiryTimer != nil {
+		c.expiryTimer.Stop()
+		c.expiryTimer = nil
 	}
-	if expires.IsZero() || c.state.Load() == stateClosed {
+	if s == nil || s.value == nil || s.expires.IsZero() || c.state.Load() == stateClosed {
 		return
 	}
-	c.expiry = time.AfterFunc(time.Until(expires), c.expire)
+	c.expiryTimer = time.AfterFunc(time.Until(s.expires), c.expire)
 }
 
-// expire closes the channel if its session has really expired (a later
-// SetSession may have raced with the timer).
+// expire closes the channel if its session has really expired.
 func (c *Channel) expire() {
-	if c.session.Load().valid(time.Now()) {
+	if !c.enter() {
 		return
 	}
-	c.Close(CloseSessionExpired, "session expired")
-}
-
-// stopExpiry cancels the expiry timer at the end of the channel's life.
-func (c *Channel) stopExpiry() {
-	c.expiryMu.Lock()
-	defer c.expiryMu.Unlock()
-	if c.expiry != nil {
-		c.expiry.Stop()
-		c.expiry = nil
+	defer c.exit()
+	if !c.session.Load().valid(time.Now()) {
+		c.Close(CloseSessionExpired, reasonSessionExpired)
 	}
 }
+
+// CloseSessionExpired closes a channel whose opening required a session
+// when that session expires.
+const CloseSessionExpired websocket.StatusCode = 4401

@@ -25,7 +25,7 @@ type whoOut struct {
 // sessionRouter has a public channel that logs in and out by message.
 func sessionRouter(t *testing.T, public bool) *wsroute.Router {
 	r := newRouter(t, wsroute.Options{Authenticator: tokenAuth})
-	ch := r.Route("/s", wsroute.ChannelConfig{Public: public})
+	ch := r.Channel("/s", wsroute.ChannelConfig{Public: public})
 	wsroute.Handle(ch, "login", func(_ context.Context, c *wsroute.Channel, in loginIn) (whoOut, error) {
 		u, ok := tokens[in.Token]
 		if !ok {

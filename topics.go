@@ -16,78 +16,166 @@ type PublishOptions struct {
 }
 
 // hub holds this node's topic subscriptions and fans events out to them.
-// Fan-out takes only mu's read lock; the broker's Subscribe and Unsubscribe,
-// which may wait on the network, are called outside mu, serialized by subMu,
-// so a slow engine never stalls delivery.
+//
+// Locks: mu guards the subscriber sets and is never held across I/O; fan-out
+// takes only its read lock. Broker calls, which may wait on the network, are
+// serialized per topic by the topic's brokerMu, which no close path takes: a
+// channel's teardown removes its subscriptions under mu and leaves the
+// broker's Unsubscribe to a background call, so a slow engine delays
+// neither delivery nor any close.
 type hub struct {
 	r      *Router
 	broker Broker
-	subMu  sync.Mutex                       // serializes subscription changes and the broker calls they make
-	mu     sync.RWMutex                     // guards topics and every Channel's topics field
-	topics map[string]map[*Channel]struct{} // topic → local subscribers
+	mu     sync.RWMutex      // guards topics, each topic's subs and refs, every Channel's topics field, closed
+	topics map[string]*topic // by name: topics with subscribers or broker work in flight
+	closed bool              // the broker was detached
+	bg     sync.WaitGroup    // background broker unsubscribes
 
 	detach    sync.Once
 	detachErr error
 }
 
+// topic is one topic of the hub.
+type topic struct {
+	name string
+	subs map[*Channel]struct{} // local subscribers; guarded by hub.mu
+	refs int                   // goroutines holding the entry outside hub.mu; guarded by hub.mu
+
+	brokerMu   sync.Mutex // serializes this topic's broker calls; held across I/O
+	subscribed bool       // the node is subscribed with the broker; written under brokerMu and hub.mu
+}
+
 func (h *hub) init(r *Router, b Broker) {
 	h.r, h.broker = r, b
-	h.topics = make(map[string]map[*Channel]struct{})
+	h.topics = make(map[string]*topic)
 	b.Attach(r.node, h.deliverRemote)
 }
 
 // Subscribe adds the channel to topic's subscribers; it is idempotent. Topic
-// events arrive as {"topic":"<topic>","data":<payload>}. It returns ErrClosed
-// once the channel is closing, and the broker's error when this node's first
-// subscription to topic could not be made with it.
-func (c *Channel) Subscribe(topic string) error {
+// events arrive as {"topic":"<topic>","data":<payload>}. When this node has
+// no other subscriber to topic, Subscribe waits for the broker to confirm
+// its subscription, so that a publish made on any node after it returned
+// reaches the channel; it returns the broker's error if that fails.
+//
+// It returns ErrNotOpen while the channel is opening (subscribe in
+// OnConnect instead), ErrClosed once it is closing, and ErrTooManyTopics
+// beyond Limits.MaxTopics.
+func (c *Channel) Subscribe(name string) error {
 	h := &c.router.hub
-	h.subMu.Lock()
-	defer h.subMu.Unlock()
-	h.mu.RLock()
-	_, already := c.topics[topic]
-	first := h.topics[topic] == nil
-	h.mu.RUnlock()
-	if c.state.Load() == stateClosed {
-		return ErrClosed
+	h.mu.Lock()
+	if err := c.subscribable(); err != nil {
+		h.mu.Unlock()
+		return err
 	}
-	if already {
+	if _, ok := c.topics[name]; ok {
+		h.mu.Unlock()
 		return nil
 	}
-	if max := c.route.limits.MaxTopics; max > 0 && len(c.Topics()) >= max {
+	if max := c.limits.MaxTopics; max > 0 && len(c.topics) >= max {
+		h.mu.Unlock()
 		return ErrTooManyTopics
 	}
-	if first {
-		if err := h.broker.Subscribe(c.ctx, c.router.node, topic); err != nil {
-			return fmt.Errorf("wsroute: subscribe %q: %w", topic, err)
-		}
+	t := h.topics[name]
+	if t == nil {
+		t = &topic{name: name, subs: make(map[*Channel]struct{})}
+		h.topics[name] = t
+	}
+	t.refs++
+	subscribed := t.subscribed
+	if subscribed { // the common case: no broker call, no second lock
+		h.addLocked(c, t)
+		h.releaseLocked(t)
+		h.mu.Unlock()
+		return nil
+	}
+	h.mu.Unlock()
+
+	t.brokerMu.Lock()
+	defer t.brokerMu.Unlock()
+	var err error
+	if !t.subscribed {
+		err = h.broker.Subscribe(c.ctx, c.router.node, name)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if c.state.Load() == stateClosed { // closed while the broker subscribed
-		if first {
-			h.unsubscribeBroker(topic)
-		}
-		return ErrClosed
+	defer h.releaseLocked(t)
+	if err != nil {
+		return fmt.Errorf("wsroute: subscribe %q: %w", name, err)
 	}
-	subs := h.topics[topic]
-	if subs == nil {
-		subs = make(map[*Channel]struct{})
-		h.topics[topic] = subs
+	t.subscribed = true
+	if err := c.subscribable(); err != nil { // the channel ended meanwhile
+		return err
 	}
-	subs[c] = struct{}{}
-	if c.topics == nil {
-		c.topics = make(map[string]struct{})
-	}
-	c.topics[topic] = struct{}{}
+	h.addLocked(c, t)
 	return nil
 }
 
-// Unsubscribe removes the channel from topic's subscribers; it is idempotent.
+// subscribable says whether the channel may subscribe now.
+func (c *Channel) subscribable() error {
+	switch c.state.Load() {
+	case stateOpen:
+		return nil
+	case stateOpening:
+		return ErrNotOpen
+	}
+	return ErrClosed
+}
+
+// addLocked adds c to t's subscribers. h.mu must be held.
+func (h *hub) addLocked(c *Channel, t *topic) {
+	t.subs[c] = struct{}{}
+	if c.topics == nil {
+		c.topics = make(map[string]struct{})
+	}
+	c.topics[t.name] = struct{}{}
+}
+
+// releaseLocked gives back a hold on t. A topic left without subscribers
+// and holds is forgotten, after a background broker Unsubscribe if the node
+// is subscribed. h.mu must be held.
+func (h *hub) releaseLocked(t *topic) {
+	t.refs--
+	if t.refs > 0 || len(t.subs) > 0 {
+		return
+	}
+	if !t.subscribed || h.closed {
+		delete(h.topics, t.name)
+		return
+	}
+	t.refs++
+	h.bg.Add(1)
+	go h.unsubscribe(t)
+}
+
+// unsubscribe tells the broker this node no longer needs t, unless a
+// subscriber came back meanwhile.
+func (h *hub) unsubscribe(t *topic) {
+	defer h.bg.Done()
+	t.brokerMu.Lock()
+	h.mu.RLock()
+	idle := len(t.subs) == 0 && t.subscribed && !h.closed
+	h.mu.RUnlock()
+	if idle {
+		if err := h.broker.Unsubscribe(context.Background(), h.r.node, t.name); err != nil {
+			h.r.log.Warn("wsroute: broker unsubscribe failed", "topic", t.name, "err", err)
+		}
+	}
+	h.mu.Lock()
+	if idle {
+		t.subscribed = false
+	}
+	t.brokerMu.Unlock()
+	h.releaseLocked(t)
+	h.mu.Unlock()
+}
+
+// Unsubscribe removes the channel from topic's subscribers; it is
+// idempotent. No event published on this node reaches the channel after it
+// returned.
 func (c *Channel) Unsubscribe(topic string) { c.router.hub.remove(c, topic) }
 
 // UnsubscribeAll removes the channel from every topic (log-out does this).
-func (c *Channel) UnsubscribeAll() { c.router.hub.remove(c) }
+func (c *Channel) UnsubscribeAll() { c.router.hub.drop(c) }
 
 // Topics returns the channel's topics, sorted.
 func (c *Channel) Topics() []string {
@@ -102,43 +190,32 @@ func (c *Channel) Topics() []string {
 	return ts
 }
 
-// remove takes c off the given topics (all of its topics when none are
-// given) and unsubscribes the node from the engine for topics left without
-// local subscribers.
-func (h *hub) remove(c *Channel, topics ...string) {
-	h.subMu.Lock()
-	defer h.subMu.Unlock()
-	var emptied []string
+// remove takes c off topic.
+func (h *hub) remove(c *Channel, name string) {
 	h.mu.Lock()
-	if len(topics) == 0 {
-		for t := range c.topics {
-			topics = append(topics, t)
-		}
-	}
-	for _, t := range topics {
-		if _, ok := c.topics[t]; !ok {
-			continue
-		}
-		delete(c.topics, t)
-		subs := h.topics[t]
-		delete(subs, c)
-		if len(subs) == 0 {
-			delete(h.topics, t)
-			emptied = append(emptied, t)
-		}
-	}
-	h.mu.Unlock()
-	for _, t := range emptied {
-		h.unsubscribeBroker(t)
+	defer h.mu.Unlock()
+	h.removeLocked(c, name)
+}
+
+// drop takes c off every topic; the close path calls it. It never waits
+// for the broker.
+func (h *hub) drop(c *Channel) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for name := range c.topics {
+		h.removeLocked(c, name)
 	}
 }
 
-// unsubscribeBroker tells the broker this node no longer needs topic. subMu
-// must be held.
-func (h *hub) unsubscribeBroker(topic string) {
-	if err := h.broker.Unsubscribe(context.Background(), h.r.node, topic); err != nil {
-		h.r.log.Warn("wsroute: broker unsubscribe failed", "topic", topic, "err", err)
+func (h *hub) removeLocked(c *Channel, name string) {
+	if _, ok := c.topics[name]; !ok {
+		return
 	}
+	delete(c.topics, name)
+	t := h.topics[name]
+	delete(t.subs, c)
+	t.refs++
+	h.releaseLocked(t)
 }
 
 // Publish sends payload as the event {"topic":topic,"data":payload} to every
@@ -176,14 +253,14 @@ func (h *hub) deliverRemote(e Envelope) {
 // returns how many it reached. Frames are queued under the read lock, so no
 // event reaches a channel after its Unsubscribe returned; queueing never
 // blocks and dropping a slow consumer takes no hub lock.
-func (h *hub) deliver(topic string, data json.RawMessage, exclude string) int {
+func (h *hub) deliver(name string, data json.RawMessage, exclude string) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	subs := h.topics[topic]
-	if len(subs) == 0 {
+	t := h.topics[name]
+	if t == nil || len(t.subs) == 0 {
 		return 0
 	}
-	quoted, _ := json.Marshal(topic) // a JSON string, whatever the topic holds
+	quoted, _ := json.Marshal(name) // a JSON string, whatever the topic holds
 	b := make([]byte, 0, len(quoted)+len(data)+18)
 	b = append(b, `{"topic":`...)
 	b = append(b, quoted...)
@@ -191,16 +268,23 @@ func (h *hub) deliver(topic string, data json.RawMessage, exclude string) int {
 	b = append(b, data...)
 	b = append(b, '}')
 	n := 0
-	for c := range subs {
-		if c.id != exclude && c.enqueue(b) == nil {
+	for c := range t.subs {
+		if c.id != exclude && c.push(outFrame{data: b}, false) == nil {
 			n++
 		}
 	}
 	return n
 }
 
-// close detaches the broker, once however often Shutdown is called.
-func (h *hub) close() error {
+// close waits for the background broker calls (unless wait is false) and
+// detaches the broker, once however often Shutdown is called.
+func (h *hub) close(wait bool) error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	if wait {
+		h.bg.Wait()
+	}
 	h.detach.Do(func() { h.detachErr = h.broker.Detach(h.r.node) })
 	return h.detachErr
 }

@@ -25,7 +25,7 @@ type sayIn struct {
 // excluding the sender.
 func chatRouter(t *testing.T, opts wsroute.Options) *wsroute.Router {
 	r := newRouter(t, opts)
-	ch := r.Route("/chat", wsroute.ChannelConfig{Public: true})
+	ch := r.Channel("/chat", wsroute.ChannelConfig{Public: true})
 	public := wsroute.RouteConfig{Public: true}
 	wsroute.Handle(ch, "sub", func(_ context.Context, c *wsroute.Channel, in topicIn) (*struct{}, error) {
 		return nil, c.Subscribe(in.Topic)
@@ -105,7 +105,7 @@ func TestPublishEncodeError(t *testing.T) {
 func TestTopicNamesAreJSONQuoted(t *testing.T) {
 	t.Parallel()
 	r := newRouter(t, wsroute.Options{})
-	r.Route("/c", wsroute.ChannelConfig{Public: true})
+	r.Channel("/c", wsroute.ChannelConfig{Public: true})
 	c := wsroutetest.MustDial(t, r, "/c", nil)
 	for _, topic := range []string{"bell\a", "vt\v", "bad\xff", `quote"back\slash`, "émoji 🎉"} {
 		require.NoError(t, c.Channel().Subscribe(topic))

@@ -28,7 +28,7 @@ type Recorder struct {
 func NewRecorder(t testing.TB) *Recorder {
 	t.Helper()
 	r := wsroute.New(wsroute.Options{})
-	r.Route("/", wsroute.ChannelConfig{Name: "recorder", Public: true})
+	r.Channel("/", wsroute.ChannelConfig{Name: "recorder", Public: true})
 	c := MustDial(t, r, "/", nil)
 	t.Cleanup(func() {
 		// t.Context is already cancelled when cleanups run: give Shutdown its own deadline.

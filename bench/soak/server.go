@@ -144,19 +144,21 @@ func newSoakRouter(l *ledger, st *serverStats, obs *wsroute.Observer, logs *coun
 		Authenticator: wsroute.TokenAuth{Check: func(_ context.Context, c *wsroute.Channel, token string) error {
 			return sessionFromToken(c, token)
 		}},
-		Observer:     obs,
-		Logger:       logs.logger(),
-		Middleware:   []wsroute.Middleware{l.middleware},
-		SendQueue:    soakSendQueue,
-		WriteTimeout: soakWriteTimeout,
-		PingInterval: soakPingInterval,
-		PongTimeout:  soakPongTimeout,
+		Observer:   obs,
+		Logger:     logs.logger(),
+		Middleware: []wsroute.Middleware{l.middleware},
+		Limits: wsroute.Limits{
+			SendQueue:    soakSendQueue,
+			WriteTimeout: soakWriteTimeout,
+			PingInterval: soakPingInterval,
+			PongTimeout:  soakPongTimeout,
+		},
 	})
-	ordered := r.Route("/ordered", wsroute.ChannelConfig{
-		Name: "ordered", OnConnect: l.onConnect(nil), OnDisconnect: l.onDisconnect, RateLimit: &orderedRate,
+	ordered := r.Channel("/ordered", wsroute.ChannelConfig{
+		Name: "ordered", OnConnect: l.onConnect(nil), OnDisconnect: l.onDisconnect, Limits: wsroute.Limits{RateLimit: orderedRate},
 	})
-	limited := r.Route("/limited", wsroute.ChannelConfig{
-		Name: "limited", OnConnect: l.onConnect(nil), OnDisconnect: l.onDisconnect, RateLimit: &limitedRate,
+	limited := r.Channel("/limited", wsroute.ChannelConfig{
+		Name: "limited", OnConnect: l.onConnect(nil), OnDisconnect: l.onDisconnect, Limits: wsroute.Limits{RateLimit: limitedRate},
 	})
 	for _, cr := range []*wsroute.ChannelRoute{ordered, limited} {
 		wsroute.Handle(cr, "echo", func(_ context.Context, _ *wsroute.Channel, in echoMsg) (echoMsg, error) {
@@ -201,14 +203,14 @@ func newSoakRouter(l *ledger, st *serverStats, obs *wsroute.Observer, logs *coun
 		return nil, nil
 	})
 
-	lobby := r.Route("/lobby", wsroute.ChannelConfig{
+	lobby := r.Channel("/lobby", wsroute.ChannelConfig{
 		Name: "lobby", Public: true,
 		Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
 			return c.Query().Get("deny") == ""
 		},
 		OnConnect:    l.onConnect(lobbyConnect),
 		OnDisconnect: l.onDisconnect,
-		Limits:       &wsroute.Limits{FirstMessageTimeout: soakFirstMessage},
+		Limits:       wsroute.Limits{FirstMessageTimeout: soakFirstMessage},
 	})
 	public := wsroute.RouteConfig{Public: true}
 	wsroute.Handle(lobby, "login", func(_ context.Context, c *wsroute.Channel, in tokenIn) (ack, error) {

@@ -54,8 +54,8 @@ func checkToken(_ context.Context, c *wsroute.Channel, token string) error {
 func newRoutedServer(withSchema bool) (http.Handler, func() int64) {
 	// The load is a closed loop far above an interactive client's rate: a
 	// limit this high never refuses, but its bucket still runs per message.
-	r := wsroute.New(wsroute.Options{RateLimit: wsroute.RateLimit{Rate: 1e9, Burst: 1e9}})
-	cr := r.Route(echoPath, wsroute.ChannelConfig{
+	r := wsroute.New(wsroute.Options{Limits: wsroute.Limits{RateLimit: wsroute.RateLimit{Rate: 1e9, Burst: 1e9}}})
+	cr := r.Channel(echoPath, wsroute.ChannelConfig{
 		Name:          "echo",
 		Authenticator: wsroute.TokenAuth{Check: checkToken},
 	})

@@ -99,8 +99,8 @@ func newNode(t testing.TB, opts natsbroker.Options) *node {
 func serve(t testing.TB, b wsroute.Broker) *node {
 	t.Helper()
 	// A send queue for bursts: the order test publishes hundreds at once.
-	r := wsroute.New(wsroute.Options{Broker: b, SendQueue: 1024})
-	ch := r.Route("/chat", wsroute.ChannelConfig{Public: true})
+	r := wsroute.New(wsroute.Options{Broker: b, Limits: wsroute.Limits{SendQueue: 1024}})
+	ch := r.Channel("/chat", wsroute.ChannelConfig{Public: true})
 	public := wsroute.RouteConfig{Public: true}
 	wsroute.Handle(ch, "sub", func(_ context.Context, c *wsroute.Channel, in topicIn) (*struct{}, error) {
 		return nil, c.Subscribe(in.Topic)

@@ -47,7 +47,7 @@ func newFanout(t *testing.T, brokers [2]wsroute.Broker) *fanout {
 	f.stop = cancel
 	for i, b := range brokers {
 		r := wsroute.New(wsroute.Options{Broker: b})
-		r.Route("/", wsroute.ChannelConfig{Public: true})
+		r.Channel("/", wsroute.ChannelConfig{Public: true})
 		t.Cleanup(func() {
 			sctx, scancel := context.WithTimeout(context.Background(), wait)
 			defer scancel()

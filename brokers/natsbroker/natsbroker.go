@@ -102,7 +102,7 @@ func New(opts Options) (*Broker, error) {
 		subs:   make(map[string]*nats.Subscription),
 	}
 	if b.codec == nil {
-		b.codec = wsroute.JSONCodec
+		b.codec = wsroute.JSONCodec{}
 	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)

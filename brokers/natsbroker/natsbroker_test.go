@@ -180,7 +180,7 @@ const tag = "WSR1:"
 
 func (c *taggedCodec) Encode(e wsroute.Envelope) ([]byte, error) {
 	c.enc.Add(1)
-	b, err := wsroute.JSONCodec.Encode(e)
+	b, err := wsroute.JSONCodec{}.Encode(e)
 	return append([]byte(tag), b...), err
 }
 
@@ -190,7 +190,7 @@ func (c *taggedCodec) Decode(b []byte) (wsroute.Envelope, error) {
 	if !ok {
 		return wsroute.Envelope{}, errors.New("untagged")
 	}
-	return wsroute.JSONCodec.Decode([]byte(rest))
+	return wsroute.JSONCodec{}.Decode([]byte(rest))
 }
 
 func TestCustomCodec(t *testing.T) {

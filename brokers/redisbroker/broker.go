@@ -93,7 +93,7 @@ func New(opts Options) (*Broker, error) {
 		opts.Prefix = defaultPrefix
 	}
 	if opts.Codec == nil {
-		opts.Codec = wsroute.JSONCodec
+		opts.Codec = wsroute.JSONCodec{}
 	}
 	b := &Broker{
 		opts: opts, client: opts.Client, log: opts.Logger, waiters: make(map[string]chan struct{}),

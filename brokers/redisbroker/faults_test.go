@@ -145,7 +145,7 @@ func TestShutdownReleasesTheBroker(t *testing.T) {
 			b := newBroker(t, opts)
 			r := wsroute.New(wsroute.Options{Broker: b})
 			t.Cleanup(func() { _ = r.Shutdown(context.Background()) }) // if the test fails before its own
-			r.Route("/", wsroute.ChannelConfig{Public: true})
+			r.Channel("/", wsroute.ChannelConfig{Public: true})
 			c := wsroutetest.MustDial(t, r, "/", nil)
 			require.NoError(t, c.Channel().Subscribe("t"))
 			require.NoError(t, r.Publish(t.Context(), "t", 1, wsroute.PublishOptions{}))
@@ -175,7 +175,7 @@ type taggedCodec struct{ encoded, decoded atomic.Int64 }
 
 func (c *taggedCodec) Encode(e wsroute.Envelope) ([]byte, error) {
 	c.encoded.Add(1)
-	b, err := wsroute.JSONCodec.Encode(e)
+	b, err := wsroute.JSONCodec{}.Encode(e)
 	return append([]byte("v1|"), b...), err
 }
 
@@ -185,7 +185,7 @@ func (c *taggedCodec) Decode(b []byte) (wsroute.Envelope, error) {
 		return wsroute.Envelope{}, errors.New("untagged message")
 	}
 	c.decoded.Add(1)
-	return wsroute.JSONCodec.Decode(rest)
+	return wsroute.JSONCodec{}.Decode(rest)
 }
 
 func TestCustomCodec(t *testing.T) {

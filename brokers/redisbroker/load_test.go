@@ -96,8 +96,8 @@ func runLoad(t *testing.T, name string, b1, b2 wsroute.Broker) []loadResult {
 	var routers [2]*wsroute.Router
 	var subs []*loadSubscriber
 	for i, b := range []wsroute.Broker{b1, b2} {
-		r := wsroute.New(wsroute.Options{Broker: b, SendQueue: 2 * loadBurst})
-		r.Route("/", wsroute.ChannelConfig{Public: true})
+		r := wsroute.New(wsroute.Options{Broker: b, Limits: wsroute.Limits{SendQueue: 2 * loadBurst}})
+		r.Channel("/", wsroute.ChannelConfig{Public: true})
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

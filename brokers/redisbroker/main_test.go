@@ -128,7 +128,7 @@ type sayIn struct {
 func newNode(t testing.TB, b wsroute.Broker) *node {
 	t.Helper()
 	r := wsroute.New(wsroute.Options{Broker: b})
-	ch := r.Route("/chat", wsroute.ChannelConfig{Public: true})
+	ch := r.Channel("/chat", wsroute.ChannelConfig{Public: true})
 	public := wsroute.RouteConfig{Public: true}
 	wsroute.Handle(ch, "sub", func(_ context.Context, c *wsroute.Channel, in topicIn) (*struct{}, error) {
 		return nil, c.Subscribe(in.Topic)

@@ -150,7 +150,7 @@ type (
 
 // routeTodos registers the /todos channel and its routes.
 func (a *app) routeTodos() {
-	ch := a.router.Route("/todos", wsroute.ChannelConfig{
+	ch := a.router.Channel("/todos", wsroute.ChannelConfig{
 		Name:   "todos",
 		Public: true, // opens without a session; clients log in with "auth"
 		OnConnect: func(ctx context.Context, c *wsroute.Channel) error {
@@ -277,7 +277,7 @@ func echo(_ context.Context, _ *wsroute.Channel, m *wsroute.Message) (echoOut, e
 // routeAdmin registers the /admin channel: opening it needs a session from
 // the request, and only alice may.
 func (a *app) routeAdmin() {
-	ch := a.router.Route("/admin", wsroute.ChannelConfig{
+	ch := a.router.Channel("/admin", wsroute.ChannelConfig{
 		Name: "admin",
 		Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
 			u, ok := wsroute.SessionAs[user](c)

@@ -1,0 +1,91 @@
+package wsroute
+
+import "context"
+
+// A worker drains the inbound queue in arrival order and exits when it is
+// empty; deliver starts one when there is work (up to Parallel at once). It
+// runs on the Router's goroutine pool. The last worker out of a closing
+// channel queues the close frame, after the replies of the handlers that ran.
+
+// runner is a worker while it runs: the goroutine it runs on and the
+// message it handles. Session changes made on that goroutine belong to that
+// message (see session.go).
+type runner struct {
+	gid uint64
+	m   *Message // written and read on the runner's own goroutine only
+}
+
+// work is a worker. gid identifies the pool goroutine it runs on.
+func (c *Channel) work(gid uint64) {
+	defer c.tasks.Done()
+	run := &runner{gid: gid}
+	c.mu.Lock()
+	c.runners = append(c.runners, run)
+	for c.state.Load() == stateOpen && c.inQ.len() > 0 {
+		f := c.inQ.pop()
+		c.inBytes -= len(f.data)
+		if c.paused {
+			c.cond.Broadcast() // the reader waits for space
+		}
+		c.mu.Unlock()
+		c.handle(f, run)
+		c.mu.Lock()
+	}
+	c.workers--
+	for i, r := range c.runners {
+		if r == run {
+			c.runners = append(c.runners[:i], c.runners[i+1:]...)
+			break
+		}
+	}
+	writer := false
+	if c.state.Load() == stateClosing && c.workers == 0 {
+		writer = c.queueCloseLocked()
+	}
+	if c.idleWaiters > 0 {
+		c.cond.Broadcast()
+	}
+	c.mu.Unlock()
+	if writer {
+		c.router.pool.run(c.writeLoop)
+	}
+}
+
+// runnerOn returns the message handled on goroutine gid, or nil.
+func (c *Channel) runnerOn(gid uint64) *Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.runners {
+		if r.gid == gid {
+			return r.m
+		}
+	}
+	return nil
+}
+
+// waitIdle waits until the channel has read `written` frames, handled them
+// and written every reply, or has closed. wsroutetest's Flush uses it.
+func (c *Channel) waitIdle(ctx context.Context, written uint64) error {
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idleWaiters++
+	defer func() { c.idleWaiters-- }()
+	for {
+		if c.state.Load() == stateClosed {
+			return ErrClosed
+		}
+		if c.received >= written && c.inQ.len() == 0 && c.workers == 0 && !c.writing {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.cond.Wait()
+	}
+}

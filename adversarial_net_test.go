@@ -262,7 +262,8 @@ func TestAdversarialNetFlood(t *testing.T) {
 
 func TestAdversarialNetNonReader(t *testing.T) {
 	t.Parallel()
-	r, tr := advRouter(t, wsroute.Options{Limits: wsroute.Limits{SendQueue: 64, WriteTimeout: time.Minute, PingInterval: -1}})
+	// The frame bound is what this test drives: the byte budget is raised past a burst.
+	r, tr := advRouter(t, wsroute.Options{Limits: wsroute.Limits{SendQueue: 64, SendBytes: 4 << 20, WriteTimeout: time.Minute, PingInterval: -1}})
 	url := advServe(t, r, tr)
 	reader, _ := advDial(t, url)
 	reader.SetReadLimit(1 << 20)

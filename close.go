@@ -278,7 +278,8 @@ func peerCloseInfo(err error) CloseInfo {
 // isProtocolError reports whether coder/websocket refused a frame ("received
 // unmasked frame from client", "received unknown opcode", ...) and closed
 // with 1002. It exports no error value for these; its messages are the
-// signal, pinned by TestPeerProtocolErrorText against the version in use.
+// signal, pinned against the version in use by
+// TestAdversarialNetProtocolViolations (CloseInfo 1002 for each refusal).
 func isProtocolError(err error) bool { return strings.Contains(err.Error(), ": received ") }
 
 // attach gives the channel its connection once upgraded and reports whether

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/wsroute/wsroute/internal/goid"
 )
 
 // Options configures a Router. The zero value is ready to use; each field's
@@ -239,19 +240,15 @@ func (r *Router) snapshot(all bool) []*Channel {
 // ignore their contexts. When it returns nil, every goroutine the Router
 // started has ended, timers included, and the broker is detached.
 //
-// Called from one of a channel's callbacks (a handler, OnConnect, ...) with
-// the context it received, or one derived from it, Shutdown does not wait
-// for that channel, whose teardown then completes after the callback
-// returns. Called with another context, it would wait for itself until that
-// context ends.
+// Called from a handler, or from another of a channel's callbacks with the
+// context it received (or one derived from it), Shutdown does not wait for
+// that channel, whose teardown then completes after the callback returns;
+// it cannot deadlock on itself.
 //
 // http.Server.Shutdown does not see upgraded connections: wire both, as
 // examples/todos does.
 func (r *Router) Shutdown(ctx context.Context) error {
-	self, _ := ctx.Value(chanKey{}).(*Channel)
-	if self != nil && self.router != r {
-		self = nil
-	}
+	self := r.caller(ctx)
 	r.mu.Lock()
 	r.shutdown = true
 	r.mu.Unlock()
@@ -270,6 +267,22 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	wait := self == nil // the caller runs on a pool goroutine and has not returned
 	r.stopPool.Do(func() { r.pool.stop(wait) })
 	return r.hub.close(wait)
+}
+
+// caller returns the channel from whose callback Shutdown is called, if
+// any: the one ctx belongs to, or the one whose handler runs on the calling
+// goroutine (whatever context it passed).
+func (r *Router) caller(ctx context.Context) *Channel {
+	if c, ok := ctx.Value(chanKey{}).(*Channel); ok && c.router == r {
+		return c
+	}
+	gid := goid.ID()
+	for _, c := range r.snapshot(true) {
+		if c.runsOn(gid) {
+			return c
+		}
+	}
+	return nil
 }
 
 // waitChannels waits until no channel but self is left, or ctx ends.

@@ -51,6 +51,18 @@ func (c *Channel) work(gid uint64) {
 	}
 }
 
+// runsOn reports whether one of the channel's workers runs on goroutine gid.
+func (c *Channel) runsOn(gid uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.runners {
+		if r.gid == gid {
+			return true
+		}
+	}
+	return false
+}
+
 // runnerOn returns the message handled on goroutine gid, or nil.
 func (c *Channel) runnerOn(gid uint64) *Message {
 	c.mu.Lock()

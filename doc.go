@@ -42,10 +42,22 @@
 // worker and a writer run only while there is work, on a small pool of
 // goroutines shared by the Router, so an idle connection costs one goroutine.
 // Messages of one connection are handled in order unless
-// ChannelConfig.Parallel allows more. Queues are bounded: a full inbound queue
-// pauses reading (TCP pushes back), a full send queue drops the peer as a slow
-// consumer, so senders never block. Router.Shutdown closes every channel with
-// 1001 after its running handler, and waits for every goroutine it started.
+// ChannelConfig.Parallel allows more. Queues are bounded in frames and bytes
+// (Limits): a full inbound queue pauses reading (TCP pushes back), a full
+// send queue drops the peer as a slow consumer, so senders never block.
+//
+// # Closing
+//
+// A channel is opening, open, closing or closed, and every way it ends goes
+// through one teardown. Channel.Close, Router.CloseWhere and session expiry
+// mean "stop now": handler contexts are cancelled at once, pushes are
+// refused except a running handler's final reply, and after
+// Limits.CloseTimeout a handler that ignores its context no longer holds
+// the connection. Router.Shutdown means "finish your work", like
+// http.Server.Shutdown: running handlers keep their contexts until
+// Shutdown's own context ends (Channel.Closing tells them to wrap up); then
+// what is left is dropped and Shutdown returns ctx.Err() at once. Every
+// user callback runs under recover.
 //
 // # Testing
 //
@@ -59,8 +71,13 @@
 //
 //	import (
 //		"context"
+//		"errors"
 //		"log"
 //		"net/http"
+//		"os"
+//		"os/signal"
+//		"syscall"
+//		"time"
 //
 //		"github.com/wsroute/wsroute"
 //	)
@@ -76,10 +93,29 @@
 //			return in, nil
 //		}, wsroute.RouteConfig{Public: true})
 //
+//		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+//		defer stop()
 //		srv := &http.Server{Addr: "127.0.0.1:8080", Handler: r}
-//		// http.Server.Shutdown does not see upgraded connections.
-//		srv.RegisterOnShutdown(func() { _ = r.Shutdown(context.Background()) })
-//		log.Fatal(srv.ListenAndServe())
+//		// http.Server.Shutdown does not see upgraded (hijacked) connections:
+//		// shut the Router down when it begins, within the same grace period.
+//		routerDone := make(chan error, 1)
+//		srv.RegisterOnShutdown(func() {
+//			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+//			defer cancel()
+//			routerDone <- r.Shutdown(sctx)
+//		})
+//		serveErr := make(chan error, 1)
+//		go func() { serveErr <- srv.ListenAndServe() }()
+//		select {
+//		case err := <-serveErr:
+//			log.Fatal(err)
+//		case <-ctx.Done():
+//		}
+//		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+//		defer cancel()
+//		if err := errors.Join(srv.Shutdown(sctx), <-routerDone); err != nil {
+//			log.Fatal(err)
+//		}
 //	}
 //
 // A client sending {"action":"echo","ref":1,"text":"hi"} receives

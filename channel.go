@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -30,6 +31,9 @@ type Channel struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	conn   transport.Conn // set by attach; never changes afterwards
+	// netConn is the network connection under conn (nil in memory), set
+	// with it; only drainClose uses it.
+	netConn net.Conn
 
 	session atomic.Pointer[session] // read without locking; see session.go
 	sessMu  sync.Mutex              // serializes session changes and their expiry timer

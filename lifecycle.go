@@ -1,9 +1,11 @@
 package wsroute
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -52,7 +54,7 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 		c.refuse(w, err)
 		return
 	}
-	conn, hook, err := r.upgrade(w, req)
+	conn, netConn, hook, err := r.upgrade(w, req)
 	if err != nil { // Accept has answered the request
 		r.log.DebugContext(c.ctx, "wsroute: upgrade failed", "channel", cr.name, "err", err)
 		c.end(CloseInfo{Code: -1, Reason: reasonUpgradeFailed}, closeDrop)
@@ -60,6 +62,7 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	conn.SetReadLimit(c.limits.ReadLimit)
+	c.netConn = netConn
 	if c.attach(conn) {
 		r.register(c)
 		c.opened = true
@@ -108,19 +111,36 @@ var (
 )
 
 // upgrade completes the WebSocket handshake, or hands the request to the
-// in-memory connection of wsroutetest.
-func (r *Router) upgrade(w http.ResponseWriter, req *http.Request) (transport.Conn, *transport.Hook, error) {
+// in-memory connection of wsroutetest. It also returns the network
+// connection coder/websocket hijacked (nil in memory).
+func (r *Router) upgrade(w http.ResponseWriter, req *http.Request) (transport.Conn, net.Conn, *transport.Hook, error) {
 	if h := transport.HookFrom(req.Context()); h != nil {
 		w.WriteHeader(http.StatusSwitchingProtocols)
-		return h.Conn, h, nil
+		return h.Conn, nil, h, nil
 	}
 	opts := r.accept
-	conn, err := websocket.Accept(w, req, &opts)
+	hw := &hijackWriter{ResponseWriter: w}
+	conn, err := websocket.Accept(hw, req, &opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return conn, nil, nil
+	return conn, hw.conn, nil, nil
 }
+
+// hijackWriter hands the ResponseWriter to websocket.Accept and keeps the
+// connection it hijacks (see Channel.drainClose).
+type hijackWriter struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	h.conn = conn
+	return conn, brw, err
+}
+
+func (h *hijackWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // connect runs OnConnect, then arms the heartbeat and the first-message
 // deadline; a failed OnConnect closes the channel with 1011.

@@ -24,7 +24,11 @@ func (c *Channel) read() {
 			c.stopFirstTimer()
 		}
 		if err != nil {
-			c.end(peerCloseInfo(err), closeDrop)
+			info := peerCloseInfo(err)
+			if info.Code == websocket.StatusMessageTooBig {
+				c.drainClose(info)
+			}
+			c.end(info, closeDrop)
 			c.finish()
 			return
 		}
@@ -111,4 +115,18 @@ func (c *Channel) stopFirstTimer() {
 		c.firstTimer.Stop()
 		c.firstTimer = nil
 	}
+}
+
+// drainClose completes the close handshake that coder/websocket began when
+// it refused a frame too big (it sent the 1009 close frame itself). Closing
+// at once, with input unread or a pong on its way, makes the kernel reset
+// the connection, and the peer can lose the close frame; the handshake
+// reads what the peer still sends until its close frame. coder/websocket
+// does not bound that read (a header may claim a gigabyte), so a read
+// deadline on the hijacked connection bounds it to a second.
+func (c *Channel) drainClose(info CloseInfo) {
+	if c.netConn != nil {
+		_ = c.netConn.SetReadDeadline(time.Now().Add(time.Second))
+	}
+	_ = c.conn.Close(info.Code, info.Reason)
 }

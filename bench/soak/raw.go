@@ -106,31 +106,42 @@ func maskedFrame(rng *rand.Rand, opcode byte, payload []byte) []byte {
 
 // readServerFrame reads one unmasked server frame and returns its payload.
 func readServerFrame(br *bufio.Reader) ([]byte, error) {
+	for {
+		op, p, err := readServerFrameAny(br)
+		if err != nil || (op != 0x9 && op != 0xA) { // skip the heartbeat's pings (and pongs)
+			return p, err
+		}
+	}
+}
+
+// readServerFrameAny reads one frame of any kind and returns its opcode and payload.
+func readServerFrameAny(br *bufio.Reader) (byte, []byte, error) {
 	var h [2]byte
 	if _, err := io.ReadFull(br, h[:]); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
+	op := h[0] & 0x0F
 	n := uint64(h[1] & 0x7F)
 	switch n {
 	case 126:
 		var l [2]byte
 		if _, err := io.ReadFull(br, l[:]); err != nil {
-			return nil, err
+			return op, nil, err
 		}
 		n = uint64(binary.BigEndian.Uint16(l[:]))
 	case 127:
 		var l [8]byte
 		if _, err := io.ReadFull(br, l[:]); err != nil {
-			return nil, err
+			return op, nil, err
 		}
 		n = binary.BigEndian.Uint64(l[:])
 	}
 	if n > 1<<20 {
-		return nil, fmt.Errorf("frame of %d bytes", n)
+		return op, nil, fmt.Errorf("frame of %d bytes", n)
 	}
 	p := make([]byte, n)
 	_, err := io.ReadFull(br, p)
-	return p, err
+	return op, p, err
 }
 
 // midFrame opens a WebSocket by hand, sometimes exchanges one whole frame,

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/wsroutetest"
 )
@@ -66,25 +65,4 @@ func TestMessageStageOrder(t *testing.T) {
 	assert.Equal(t, `{"action":"edit","ref":1,"n":1,"owner":"alice"}`, one(t, alice, `{"action":"edit","ref":1,"owner":"alice","n":1}`))
 	assert.Equal(t, []string{`{"owner":"bob","n":"x"}`, `{"owner":"alice","n":"x"}`, `{"owner":"alice","n":1}`}, seen,
 		"permissions see the raw input without the route key and ref")
-}
-
-func TestRecorder(t *testing.T) {
-	t.Parallel()
-	rec := wsroutetest.NewRecorder(t)
-	greet := func(ctx context.Context, c *wsroute.Channel, name string) (string, error) {
-		if err := c.Send(ctx, map[string]string{"hello": name}); err != nil {
-			return "", err
-		}
-		return "sent", c.Subscribe("greetings")
-	}
-	out, err := greet(t.Context(), rec.Channel, "bob")
-	require.NoError(t, err)
-	assert.Equal(t, "sent", out)
-	require.NoError(t, rec.Router.Publish(t.Context(), "greetings", 1, wsroute.PublishOptions{}))
-	var got []string
-	for _, f := range rec.Sent(t) {
-		got = append(got, string(f))
-	}
-	assert.Equal(t, []string{`{"hello":"bob"}`, `{"topic":"greetings","data":1}`}, got)
-	assert.Empty(t, rec.Sent(t))
 }

@@ -721,6 +721,58 @@ func TestString(t *testing.T) {
 	assert.Equal(t, want, c.String(), "still usable in a failure message after the end")
 }
 
+// The write side of a Conn (Send*, Flush, Close, Drop, Done) may be used from
+// other goroutines than the one that reads, as the package documents: this
+// test means something under -race.
+func TestConcurrentSenderAndReader(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		end  func(c *wsroutetest.Conn) error
+		want wsroute.CloseInfo
+	}{
+		{"Close", func(c *wsroutetest.Conn) error {
+			return c.Close(websocket.StatusNormalClosure, "from another goroutine")
+		}, wsroute.CloseInfo{Code: websocket.StatusNormalClosure, Reason: "from another goroutine", ByPeer: true}},
+		{"Drop", func(c *wsroutetest.Conn) error { c.Drop(); return nil },
+			wsroute.CloseInfo{Code: -1, Reason: "connection lost", ByPeer: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			k := newKit(t, nil)
+			c := wsroutetest.MustDial(t, k.r, "/c", nil)
+			const n = 100
+			sent := make(chan error, 1)
+			go func() {
+				for i := range n {
+					if err := c.SendText(fmt.Sprintf(`{"action":"echo","ref":%d}`, i)); err != nil {
+						sent <- err
+						return
+					}
+				}
+				sent <- c.Flush(context.Background())
+			}()
+			for i := range n {
+				f, err := c.Read(t.Context())
+				require.NoError(t, err)
+				require.Equal(t, fmt.Sprintf(`{"action":"echo","ref":%d}`, i), string(f))
+			}
+			require.NoError(t, <-sent)
+			ended := make(chan error, 1)
+			go func() {
+				err := tt.end(c)
+				<-c.Done()
+				ended <- err
+			}()
+			_, err := c.Read(t.Context())
+			assert.Error(t, err, "a Read waiting while another goroutine ends the connection returns")
+			require.NoError(t, <-ended)
+			assert.Equal(t, []wsroute.CloseInfo{tt.want}, k.disconnects())
+		})
+	}
+}
+
 func TestRecorder(t *testing.T) {
 	t.Parallel()
 	rec := wsroutetest.NewRecorder(t)

@@ -47,6 +47,7 @@ type HandshakeError struct {
 	Header     http.Header // the answer's header
 }
 
+// Error describes the refusal: its status, code and message.
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("wsroutetest: opening refused with %d %s: %s", e.StatusCode, e.Code, e.Message)
 }

@@ -2,20 +2,13 @@ package wsroute_test
 
 import (
 	"context"
-	"embed"
 	"encoding/json"
-	"net/http"
 	"testing"
 
-	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/wsroutetest"
 )
-
-//go:embed testdata/schemas/*.json
-var schemaFS embed.FS
 
 func TestPermissionCombinators(t *testing.T) {
 	t.Parallel()
@@ -72,101 +65,4 @@ func TestMessageStageOrder(t *testing.T) {
 	assert.Equal(t, `{"action":"edit","ref":1,"n":1,"owner":"alice"}`, one(t, alice, `{"action":"edit","ref":1,"owner":"alice","n":1}`))
 	assert.Equal(t, []string{`{"owner":"bob","n":"x"}`, `{"owner":"alice","n":"x"}`, `{"owner":"alice","n":1}`}, seen,
 		"permissions see the raw input without the route key and ref")
-}
-
-func TestSchemaSources(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
-		schema *wsroute.Schema
-	}{
-		{"file with $ref", wsroute.SchemaFile("testdata/schemas/todo.json")},
-		{"embed.FS with $ref", wsroute.SchemaFS(schemaFS, "testdata/schemas/todo.json")},
-		{"bytes", wsroute.SchemaBytes([]byte(`{"properties":{"title":{"type":"string","minLength":1,"maxLength":200}},"required":["title"],"additionalProperties":false}`))},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			r := newRouter(t, wsroute.Options{})
-			ch := r.Channel("/c", wsroute.ChannelConfig{Public: true})
-			wsroute.Handle(ch, "create", func(_ context.Context, _ *wsroute.Channel, in titleIn) (titleOut, error) {
-				return titleOut(in), nil
-			}, wsroute.RouteConfig{Public: true, Schema: tt.schema})
-			c := wsroutetest.MustDial(t, r, "/c", nil)
-			assert.Equal(t, `{"action":"create","title":"a"}`, one(t, c, `{"action":"create","title":"a"}`))
-			assert.Equal(t, `{"action":"create","error":{"code":"invalid","message":"input is invalid","details":[{"pointer":"","message":"additional properties 'x' not allowed"},{"pointer":"/title","message":"minLength: got 0, want 1"}]}}`,
-				one(t, c, `{"action":"create","title":"","x":1}`))
-		})
-	}
-}
-
-func TestTokenAuthSources(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
-		auth   wsroute.TokenAuth
-		target string
-		header http.Header
-		want   string // the session's user, "" for none
-	}{
-		{"bearer", wsroute.TokenAuth{}, "/c", http.Header{"Authorization": {"Bearer alice-token"}}, "alice"},
-		{"bearer wins over query", wsroute.TokenAuth{}, "/c?token=bob-token", http.Header{"Authorization": {"Bearer alice-token"}}, "alice"},
-		{"other scheme ignored", wsroute.TokenAuth{}, "/c", http.Header{"Authorization": {"Basic alice-token"}}, ""},
-		{"query", wsroute.TokenAuth{}, "/c?token=bob-token", nil, "bob"},
-		{"custom query", wsroute.TokenAuth{QueryParam: "t"}, "/c?t=bob-token", nil, "bob"},
-		{"query disabled", wsroute.TokenAuth{QueryParam: "-"}, "/c?token=bob-token", nil, ""},
-		{"cookie", wsroute.TokenAuth{Cookie: "sid"}, "/c", http.Header{"Cookie": {"sid=alice-token"}}, "alice"},
-		{"cookie not read unless named", wsroute.TokenAuth{}, "/c", http.Header{"Cookie": {"sid=alice-token"}}, ""},
-		{"unknown token", wsroute.TokenAuth{}, "/c?token=nope", nil, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			auth := tt.auth
-			auth.Check = tokenAuth.Check
-			r := newRouter(t, wsroute.Options{})
-			r.Channel("/c", wsroute.ChannelConfig{Public: true, Authenticator: auth})
-			c := wsroutetest.MustDial(t, r, tt.target, &wsroutetest.DialOptions{Header: tt.header})
-			u, _ := wsroute.SessionAs[user](c.Channel())
-			assert.Equal(t, tt.want, u.ID)
-		})
-	}
-}
-
-func TestAcceptOptionsPassThrough(t *testing.T) {
-	t.Parallel()
-	accept := &websocket.AcceptOptions{Subprotocols: []string{"todo.v1"}, OriginPatterns: []string{"app.example"}}
-	_, url := e2eServer(t, wsroute.Options{AcceptOptions: accept}, newCloses())
-	c, _, err := websocket.Dial(t.Context(), url+"/e", &websocket.DialOptions{
-		Subprotocols: []string{"todo.v1"},
-		HTTPHeader:   http.Header{"Origin": {"https://app.example"}},
-	})
-	require.NoError(t, err, "an allowed cross origin opens")
-	defer c.CloseNow()
-	assert.Equal(t, "todo.v1", c.Subprotocol())
-	_, res, err := websocket.Dial(t.Context(), url+"/e", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"https://evil.example"}}})
-	require.Error(t, err)
-	assert.Equal(t, http.StatusForbidden, res.StatusCode)
-	assert.Equal(t, []string{"todo.v1"}, accept.Subprotocols, "the caller's options are not modified")
-}
-
-func TestRecorder(t *testing.T) {
-	t.Parallel()
-	rec := wsroutetest.NewRecorder(t)
-	greet := func(ctx context.Context, c *wsroute.Channel, name string) (string, error) {
-		if err := c.Send(ctx, map[string]string{"hello": name}); err != nil {
-			return "", err
-		}
-		return "sent", c.Subscribe("greetings")
-	}
-	out, err := greet(t.Context(), rec.Channel, "bob")
-	require.NoError(t, err)
-	assert.Equal(t, "sent", out)
-	require.NoError(t, rec.Router.Publish(t.Context(), "greetings", 1, wsroute.PublishOptions{}))
-	var got []string
-	for _, f := range rec.Sent(t) {
-		got = append(got, string(f))
-	}
-	assert.Equal(t, []string{`{"hello":"bob"}`, `{"topic":"greetings","data":1}`}, got)
-	assert.Empty(t, rec.Sent(t))
 }

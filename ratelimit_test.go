@@ -79,29 +79,93 @@ func TestRateLimitDefaults(t *testing.T) {
 			assert.Equal(t, int64(600), handled.Load())
 		})
 	})
+	// Time in a synctest bubble passes only while every goroutine waits
+	// (here in time.Sleep), never while they compute: a flood sent in one go
+	// arrives at a single instant. So the loop is modelled as bursts of ten
+	// messages every 10ms of fake time — 1,000 a second, the slow end of a
+	// tight loop — each handled before the next (Received flushes), and the
+	// close is seen at the instant of the burst that caused it.
 	t.Run("a tight loop is refused, then closed, within its first second", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			var closed []wsroute.CloseInfo
-			r := newRouter(t, wsroute.Options{})
-			var handled atomic.Int64
-			ch := r.Channel("/c", wsroute.ChannelConfig{Public: true,
-				OnDisconnect: func(_ context.Context, _ *wsroute.Channel, i wsroute.CloseInfo) { closed = append(closed, i) }})
-			wsroute.Handle(ch, "ping", func(context.Context, *wsroute.Channel, struct{}) (*struct{}, error) {
-				handled.Add(1)
-				return nil, nil
-			}, wsroute.RouteConfig{Public: true})
+			r, closed, handled := floodRouter(t)
 			c := wsroutetest.MustDial(t, r, "/c", nil)
+			const perBurst, every = 10, 10 * time.Millisecond
 			start := time.Now()
-			got := sendN(t, c, `{"action":"ping"}`, 5000)
+			firstRefusal, closedAt := time.Duration(-1), time.Duration(-1)
+			sent, refused := 0, 0
+			for closedAt < 0 {
+				require.Less(t, time.Since(start), 10*time.Second, "still open after 10s of 1,000 messages a second (%d refused)", refused)
+				before := handled.Load()
+				got := sendN(t, c, `{"action":"ping"}`, perBurst)
+				sent += perBurst
+				n := count(got, rateLimited)
+				if n > 0 {
+					refused += n
+					if firstRefusal < 0 {
+						firstRefusal = time.Since(start)
+					}
+				}
+				select {
+				case <-c.Channel().Closing(): // the flood rule closes from the handling worker, which Received waited for
+					closedAt = time.Since(start)
+				default:
+					require.Equal(t, int64(perBurst-n), handled.Load()-before, "until the close, each message is handled or refused")
+					time.Sleep(every)
+				}
+			}
 			err := c.Wait(t.Context())
-			assert.Less(t, time.Since(start), time.Second)
-			assert.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err))
-			assert.Equal(t, int64(200), handled.Load(), "the burst passes; the rest never reaches a handler")
-			assert.Equal(t, 101, count(got, rateLimited), "refused until the flood rule closed it")
-			require.Len(t, closed, 1)
-			assert.Equal(t, wsroute.CloseInfo{Code: websocket.StatusPolicyViolation, Reason: "rate limit exceeded"}, closed[0])
+			assert.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "%v", err)
+			assert.GreaterOrEqual(t, firstRefusal, time.Duration(0))
+			assert.Less(t, firstRefusal, time.Second, "refused within its first second")
+			assert.Less(t, closedAt, time.Second, "closed within its first second")
+			assert.Equal(t, 101, refused, "closed at the refusal that passed MaxRefused (100)")
+			assert.Less(t, sent-refused-int(handled.Load()), perBurst, "only the closing burst's messages after the close went unhandled")
+			require.Len(t, *closed, 1)
+			assert.Equal(t, wsroute.CloseInfo{Code: websocket.StatusPolicyViolation, Reason: "rate limit exceeded"}, (*closed)[0])
 		})
 	})
+	t.Run("a flood pipelined at once: the burst passes, then 101 refusals close it", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r, closed, handled := floodRouter(t)
+			c := wsroutetest.MustDial(t, r, "/c", nil)
+			got := sendN(t, c, `{"action":"ping"}`, 5000)
+			require.True(t, isClosing(c.Channel()), "the flood rule closed the channel (%d refused)", count(got, rateLimited))
+			err := c.Wait(t.Context())
+			assert.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "%v", err)
+			assert.Equal(t, int64(200), handled.Load(), "the burst passes; the rest never reaches a handler")
+			assert.Equal(t, 101, count(got, rateLimited), "refused until the flood rule closed it")
+			require.Len(t, *closed, 1)
+			assert.Equal(t, wsroute.CloseInfo{Code: websocket.StatusPolicyViolation, Reason: "rate limit exceeded"}, (*closed)[0])
+		})
+	})
+}
+
+// floodRouter returns a Router with the default limits whose channel /c has
+// a public "ping" route; it records OnDisconnect and counts handled pings.
+// The bubble's goroutines are synchronized by Received and Wait, so closed
+// needs no lock.
+func floodRouter(t *testing.T) (*wsroute.Router, *[]wsroute.CloseInfo, *atomic.Int64) {
+	t.Helper()
+	var closed []wsroute.CloseInfo
+	var handled atomic.Int64
+	r := newRouter(t, wsroute.Options{})
+	ch := r.Channel("/c", wsroute.ChannelConfig{Public: true,
+		OnDisconnect: func(_ context.Context, _ *wsroute.Channel, i wsroute.CloseInfo) { closed = append(closed, i) }})
+	wsroute.Handle(ch, "ping", func(context.Context, *wsroute.Channel, struct{}) (*struct{}, error) {
+		handled.Add(1)
+		return nil, nil
+	}, wsroute.RouteConfig{Public: true})
+	return r, &closed, &handled
+}
+
+// isClosing reports whether c has started closing, without waiting.
+func isClosing(c *wsroute.Channel) bool {
+	select {
+	case <-c.Closing():
+		return true
+	default:
+		return false
+	}
 }
 
 func TestRateLimitTokens(t *testing.T) {

@@ -8,6 +8,11 @@
 // left out. Flush is the barrier that makes tests deterministic: after it,
 // every reply to what was sent has been received, so "nothing was sent" can
 // be asserted without sleeping.
+//
+// A Conn is driven by one goroutine, like a net.Conn by its reader: Read,
+// ReadJSON, Received and Wait are not safe for concurrent use. The rest of
+// its methods (sending, Flush, Close, Drop, Done) may be called from other
+// goroutines, also while one reads.
 package wsroutetest
 
 import (
@@ -42,15 +47,23 @@ type HandshakeError struct {
 	Header     http.Header // the answer's header
 }
 
+// Error describes the refusal: its status, code and message.
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("wsroutetest: opening refused with %d %s: %s", e.StatusCode, e.Code, e.Message)
 }
 
 // Conn is the client end of a channel opened in memory.
+//
+// A Conn is not safe for concurrent use by readers: Read, ReadJSON, Received
+// and Wait share the frames Wait sets aside, so one goroutine reads, as with a
+// net.Conn. Send, SendText, SendBinary, Flush, Close, Drop, Done, Channel and
+// String may be called from any goroutine, also while another one reads.
 type Conn struct {
-	client   *transport.End
-	hook     *transport.Hook
-	done     chan struct{} // closed when the channel's life is over
+	client *transport.End
+	hook   *transport.Hook
+	done   chan struct{} // closed when the channel's life is over
+	// received holds the frames Wait read and Read has not returned yet. Only
+	// the reading methods use it, from the one goroutine that reads.
 	received []json.RawMessage
 }
 

@@ -120,11 +120,30 @@ func (r *Router) upgrade(w http.ResponseWriter, req *http.Request) (transport.Co
 	}
 	opts := r.accept
 	hw := &hijackWriter{ResponseWriter: w}
-	conn, err := websocket.Accept(hw, req, &opts)
+	var aw http.ResponseWriter = hw
+	if !canHijack(w) {
+		aw = w // let Accept refuse it before answering 101
+	}
+	conn, err := websocket.Accept(aw, req, &opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	return conn, hw.conn, nil, nil
+}
+
+// canHijack reports whether w, or a ResponseWriter it wraps, is an
+// http.Hijacker (as coder/websocket and http.ResponseController look).
+func canHijack(w http.ResponseWriter) bool {
+	for {
+		switch t := w.(type) {
+		case http.Hijacker:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
 }
 
 // hijackWriter hands the ResponseWriter to websocket.Accept and keeps the

@@ -152,18 +152,21 @@ func (h *hub) releaseLocked(t *topic) {
 func (h *hub) unsubscribe(t *topic) {
 	defer h.bg.Done()
 	t.brokerMu.Lock()
-	h.mu.RLock()
+	h.mu.Lock()
 	idle := len(t.subs) == 0 && t.subscribed && !h.closed
-	h.mu.RUnlock()
+	if idle {
+		// Cleared before the broker call: a Subscribe arriving meanwhile
+		// must not take the fast path, but wait for brokerMu and subscribe
+		// the node again.
+		t.subscribed = false
+	}
+	h.mu.Unlock()
 	if idle {
 		if err := h.broker.Unsubscribe(context.Background(), h.r.node, t.name); err != nil {
 			h.r.log.Warn("wsroute: broker unsubscribe failed", "topic", t.name, "err", err)
 		}
 	}
 	h.mu.Lock()
-	if idle {
-		t.subscribed = false
-	}
 	t.brokerMu.Unlock()
 	h.releaseLocked(t)
 	h.mu.Unlock()

@@ -76,7 +76,8 @@ func (c *Channel) runnerOn(gid uint64) *Message {
 }
 
 // waitIdle waits until the channel has read `written` frames, handled them
-// and written every reply, or has closed. wsroutetest's Flush uses it.
+// and written every reply, or has closed (or, closing, has written its close
+// frame: ErrClosed). wsroutetest's Flush uses it.
 func (c *Channel) waitIdle(ctx context.Context, written uint64) error {
 	stop := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
@@ -89,10 +90,11 @@ func (c *Channel) waitIdle(ctx context.Context, written uint64) error {
 	c.idleWaiters++
 	defer func() { c.idleWaiters-- }()
 	for {
-		if c.state.Load() == stateClosed {
+		idle := c.received >= written && c.inQ.len() == 0 && c.workers == 0 && !c.writing
+		switch st := c.state.Load(); {
+		case st == stateClosed, st == stateClosing && idle: // closing and idle: the close frame is out
 			return ErrClosed
-		}
-		if c.received >= written && c.inQ.len() == 0 && c.workers == 0 && !c.writing {
+		case idle:
 			return nil
 		}
 		if err := ctx.Err(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,7 +72,8 @@ type Broker struct {
 	node    string                   // the attached Router's node id
 	deliver func(wsroute.Envelope)   // the attached Router's delivery function
 	ps      *redis.PubSub            // the subscription connection, from Attach
-	waiters map[string]chan struct{} // Redis channel → closed when Redis confirms its subscription
+	waiters map[string]chan struct{} // PING token of a Subscribe → closed when Redis answers it, or by Detach
+	tokens  uint64                   // the last token's number
 	cancel  context.CancelFunc       // stops the receiving goroutine
 	done    chan struct{}            // closed when the receiving goroutine has returned
 }
@@ -164,33 +166,46 @@ func (b *Broker) pubsub(node string) (*redis.PubSub, error) {
 }
 
 // Subscribe implements wsroute.Broker: it subscribes the node to the Redis
-// channel Prefix+topic and waits, at most PublishTimeout, until Redis
-// confirms, so that a publish made anywhere after Subscribe returns reaches
-// the node. While Redis is unreachable it logs and returns nil: the
-// subscription is recorded and made when the connection is restored.
+// channel Prefix+topic and waits, at most PublishTimeout, until Redis has
+// taken the subscription, so that a publish made anywhere after Subscribe
+// returns reaches the node. While Redis is unreachable it logs and returns
+// nil: the subscription is recorded and made when the connection is
+// restored.
 func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
 	ps, err := b.pubsub(node)
 	if err != nil {
 		return err
 	}
-	channel := b.opts.Prefix + topic
-	confirmed := make(chan struct{})
 	b.mu.Lock()
-	b.waiters[channel] = confirmed
+	b.tokens++
+	token := fmt.Sprintf("%s%d", tokenPrefix, b.tokens)
+	confirmed := make(chan struct{})
+	b.waiters[token] = confirmed
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
-		if b.waiters[channel] == confirmed {
-			delete(b.waiters, channel)
-		}
+		delete(b.waiters, token)
 		b.mu.Unlock()
 	}()
+
 	ctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
 	defer cancel()
 	// go-redis records the channel before sending SUBSCRIBE, even when that
 	// fails, and subscribes every recorded channel again on each new
 	// connection: an error here only delays the subscription.
-	if err := ps.Subscribe(ctx, channel); err != nil {
+	err = ps.Subscribe(ctx, b.opts.Prefix+topic)
+	if err == nil {
+		// Redis answers a connection's commands in order, so the answer to
+		// this PING, carrying a token of this call's own, comes once the
+		// SUBSCRIBE has taken effect: on this connection, or on the one that
+		// replaced it meanwhile, where go-redis subscribed every recorded
+		// channel before sending anything else. Waiting for Redis's
+		// "subscribe" reply instead could take a late one to an earlier
+		// SUBSCRIBE of the same channel (by a Subscribe that gave up) for
+		// this one's.
+		err = ps.Ping(ctx, token)
+	}
+	if err != nil {
 		if errors.Is(err, redis.ErrClosed) {
 			return errors.New("redisbroker: Broker detached")
 		}
@@ -208,13 +223,20 @@ func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
 	return nil
 }
 
-// confirm wakes the Subscribe waiting for channel's confirmation.
-func (b *Broker) confirm(channel string) {
+// tokenPrefix starts the payload of the PINGs by which Subscribe learns
+// that Redis has taken a subscription (the health check's PING has none).
+const tokenPrefix = "redisbroker-subscribed:"
+
+// confirm wakes the Subscribe whose PING carried token.
+func (b *Broker) confirm(token string) {
+	if !strings.HasPrefix(token, tokenPrefix) {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if w := b.waiters[channel]; w != nil {
+	if w := b.waiters[token]; w != nil {
 		close(w)
-		delete(b.waiters, channel)
+		delete(b.waiters, token)
 	}
 }
 

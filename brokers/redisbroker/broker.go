@@ -168,10 +168,17 @@ func (b *Broker) pubsub(node string) (*redis.PubSub, error) {
 // Subscribe implements wsroute.Broker: it subscribes the node to the Redis
 // channel Prefix+topic and waits, at most PublishTimeout, until Redis has
 // taken the subscription, so that a publish made anywhere after Subscribe
-// returns reaches the node. While Redis is unreachable it logs and returns
-// nil: the subscription is recorded and made when the connection is
-// restored.
+// returns reaches the node. While Redis is unreachable (or slower than
+// PublishTimeout) it logs and returns nil: the subscription is recorded and
+// made when the connection is restored.
+//
+// If ctx ends before Redis has taken the subscription, Subscribe undoes it
+// and returns an error wrapping ctx's cause: a nil return always means the
+// topic is wanted, and an error that it is not.
 func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("redisbroker: subscribe %q: %w", topic, context.Cause(ctx))
+	}
 	ps, err := b.pubsub(node)
 	if err != nil {
 		return err
@@ -188,12 +195,13 @@ func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
 		b.mu.Unlock()
 	}()
 
-	ctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
+	channel := b.opts.Prefix + topic
+	wctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
 	defer cancel()
 	// go-redis records the channel before sending SUBSCRIBE, even when that
 	// fails, and subscribes every recorded channel again on each new
 	// connection: an error here only delays the subscription.
-	err = ps.Subscribe(ctx, b.opts.Prefix+topic)
+	err = ps.Subscribe(wctx, channel)
 	if err == nil {
 		// Redis answers a connection's commands in order, so the answer to
 		// this PING, carrying a token of this call's own, comes once the
@@ -203,22 +211,34 @@ func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
 		// "subscribe" reply instead could take a late one to an earlier
 		// SUBSCRIBE of the same channel (by a Subscribe that gave up) for
 		// this one's.
-		err = ps.Ping(ctx, token)
+		err = ps.Ping(wctx, token)
 	}
-	if err != nil {
-		if errors.Is(err, redis.ErrClosed) {
-			return errors.New("redisbroker: Broker detached")
+	if err == nil {
+		select {
+		case <-confirmed:
+			return nil
+		case <-wctx.Done():
 		}
+	}
+	switch {
+	case errors.Is(err, redis.ErrClosed):
+		return errors.New("redisbroker: Broker detached")
+	case ctx.Err() != nil:
+		// The caller gave up (its channel closed) before Redis took the
+		// subscription: withdraw it, so that nothing stays subscribed that
+		// the Router does not know of. go-redis forgets the channel before
+		// sending UNSUBSCRIBE, so it is not restored even if that fails.
+		uctx, cancel := context.WithTimeout(context.Background(), b.opts.PublishTimeout)
+		defer cancel()
+		if err := ps.Unsubscribe(uctx, channel); err != nil {
+			b.log.Debug("redisbroker: withdrawing a cancelled subscription", "topic", topic, "err", err)
+		}
+		return fmt.Errorf("redisbroker: subscribe %q: %w", topic, context.Cause(ctx))
+	case err != nil:
 		b.log.Warn("redisbroker: Redis unreachable; the subscription will be made on reconnection",
 			"topic", topic, "err", err)
-		return nil
-	}
-	select {
-	case <-confirmed:
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			b.log.Warn("redisbroker: Redis did not confirm a subscription in time", "topic", topic)
-		}
+	default:
+		b.log.Warn("redisbroker: Redis did not confirm a subscription in time", "topic", topic)
 	}
 	return nil
 }

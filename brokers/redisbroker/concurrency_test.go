@@ -144,3 +144,88 @@ func TestConfirmationIsTheSubscribesOwn(t *testing.T) {
 	publishOn(t, pub, "pub", "room", `"after"`)
 	assert.True(t, rec.waitFor(t, "room", `"after"`, 5*time.Second))
 }
+
+// TestSubscribeCancelledBeforeConfirmation: a Subscribe whose context ends
+// while Redis has not answered either fails and leaves nothing subscribed,
+// or succeeds and then a publish made after it returned arrives.
+func TestSubscribeCancelledBeforeConfirmation(t *testing.T) {
+	t.Parallel()
+	p := newProxy(t, redisAddr())
+	sub, pub, rec, prefix := pair(t, redisbroker.Options{Addr: p.addr()})
+	rdb := newRedisClient(t, redisAddr())
+	require.NoError(t, sub.Subscribe(t.Context(), "sub", "sentinel")) // the connection is up
+
+	p.up.hold() // the SUBSCRIBE waits in the proxy
+	sent := p.upBytes.Load()
+	ctx, cancel := context.WithCancel(t.Context())
+	res := make(chan error, 1)
+	go func() { res <- sub.Subscribe(ctx, "sub", "room") }()
+	waitUntil(t, "the SUBSCRIBE reaches the proxy", func() bool { return p.upBytes.Load() > sent })
+	cancel()
+	err := result(t, res)
+	publishOn(t, pub, "pub", "room", `"after"`)
+	p.up.release()
+
+	if err == nil {
+		assert.True(t, rec.waitFor(t, "room", `"after"`, 5*time.Second),
+			"Subscribe returned nil before Redis had the subscription: a publish made after it was lost")
+		return
+	}
+	require.ErrorIs(t, err, context.Canceled)
+	// Another Subscribe's confirmation comes after Redis went through every
+	// earlier command of the connection, the undoing UNSUBSCRIBE included.
+	require.NoError(t, sub.Subscribe(t.Context(), "sub", "other"))
+	assert.Zero(t, numSub(t, rdb, prefix+"room"), "a failed Subscribe leaves no subscription")
+	publishOn(t, pub, "pub", "room", `"later"`)
+	publishOn(t, pub, "pub", "sentinel", `"end"`)
+	require.True(t, rec.waitFor(t, "sentinel", `"end"`, 10*time.Second))
+	assert.Zero(t, rec.count("room", `"later"`))
+}
+
+// TestSubscribeCancelledAtOnce: a Subscribe whose context has ended fails
+// without subscribing.
+func TestSubscribeCancelledAtOnce(t *testing.T) {
+	t.Parallel()
+	sub, _, _, prefix := pair(t, redisbroker.Options{})
+	rdb := newRedisClient(t, redisAddr())
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.ErrorIs(t, sub.Subscribe(ctx, "sub", "room"), context.Canceled)
+	require.NoError(t, sub.Subscribe(t.Context(), "sub", "other"))
+	assert.Zero(t, numSub(t, rdb, prefix+"room"))
+}
+
+// TestCancelledSubscribeDoesNotConfirmAnother: a channel whose Subscribe to
+// a topic is cancelled (it closed) while Redis has not answered must not
+// let a second channel's Subscribe to the same topic return before Redis
+// has the subscription.
+func TestCancelledSubscribeDoesNotConfirmAnother(t *testing.T) {
+	t.Parallel()
+	p := newProxy(t, redisAddr())
+	prefix := uniquePrefix(t)
+	a := newNode(t, newBroker(t, redisbroker.Options{Addr: p.addr(), Prefix: prefix, PublishTimeout: 5 * time.Second}))
+	b := newNode(t, newBroker(t, redisbroker.Options{Prefix: prefix}))
+	c1, c2 := a.dial(t), a.dial(t)
+	c1.sub(t, "sentinel") // the subscription connection is up
+
+	p.up.hold()
+	sent := p.upBytes.Load()
+	c1.send(t, map[string]any{"action": "sub", "topic": "room"})
+	waitUntil(t, "c1's SUBSCRIBE reaches the proxy", func() bool { return p.upBytes.Load() > sent })
+	c2.send(t, map[string]any{"action": "sub", "topic": "room"})
+	time.Sleep(50 * time.Millisecond) // c2's Subscribe waits for c1's
+	_ = c1.c.CloseNow()               // cancels c1's Subscribe
+
+	var reply string
+	select {
+	case reply = <-c2.frames: // returned while Redis may not have its subscription
+		require.Equal(t, `{"action":"sub"}`, reply)
+		require.NoError(t, b.r.Publish(t.Context(), "room", "after", wsroute.PublishOptions{}))
+		p.up.release()
+	case <-time.After(300 * time.Millisecond):
+		p.up.release()
+		require.Equal(t, `{"action":"sub"}`, c2.next(t))
+		require.NoError(t, b.r.Publish(t.Context(), "room", "after", wsroute.PublishOptions{}))
+	}
+	assert.Equal(t, event("room", "after"), c2.next(t), "a publish made after Channel.Subscribe returned arrives")
+}

@@ -150,19 +150,34 @@ func (b *Broker) Attach(node string, deliver func(wsroute.Envelope)) {
 	go b.receive(ctx, b.ps, b.done)
 }
 
+// errDetached is returned by Subscribe after Detach.
+var errDetached = errors.New("redisbroker: Broker detached")
+
 // pubsub returns the subscription connection if node is attached.
 func (b *Broker) pubsub(node string) (*redis.PubSub, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.pubsubLocked(node)
+}
+
+// pubsubLocked is pubsub with b.mu held.
+func (b *Broker) pubsubLocked(node string) (*redis.PubSub, error) {
 	switch {
 	case b.state == stateNew:
 		return nil, errors.New("redisbroker: Broker not attached to a Router")
 	case b.state == stateDetached:
-		return nil, errors.New("redisbroker: Broker detached")
+		return nil, errDetached
 	case node != b.node:
 		return nil, fmt.Errorf("redisbroker: node %q is not the one attached (%q)", node, b.node)
 	}
 	return b.ps, nil
+}
+
+// detached reports whether Detach has begun.
+func (b *Broker) detached() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state == stateDetached
 }
 
 // Subscribe implements wsroute.Broker: it subscribes the node to the Redis
@@ -174,16 +189,20 @@ func (b *Broker) pubsub(node string) (*redis.PubSub, error) {
 //
 // If ctx ends before Redis has taken the subscription, Subscribe undoes it
 // and returns an error wrapping ctx's cause: a nil return always means the
-// topic is wanted, and an error that it is not.
+// topic is wanted, and an error that it is not. Subscribe fails after
+// Detach, and when Detach overtakes it.
 func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("redisbroker: subscribe %q: %w", topic, context.Cause(ctx))
 	}
-	ps, err := b.pubsub(node)
+	// The waiter is registered under the same lock as the state check, so
+	// that Detach, which wakes every waiter, cannot miss it.
+	b.mu.Lock()
+	ps, err := b.pubsubLocked(node)
 	if err != nil {
+		b.mu.Unlock()
 		return err
 	}
-	b.mu.Lock()
 	b.tokens++
 	token := fmt.Sprintf("%s%d", tokenPrefix, b.tokens)
 	confirmed := make(chan struct{})
@@ -216,13 +235,16 @@ func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
 	if err == nil {
 		select {
 		case <-confirmed:
+			if b.detached() {
+				return errDetached
+			}
 			return nil
 		case <-wctx.Done():
 		}
 	}
 	switch {
-	case errors.Is(err, redis.ErrClosed):
-		return errors.New("redisbroker: Broker detached")
+	case b.detached() || errors.Is(err, redis.ErrClosed):
+		return errDetached
 	case ctx.Err() != nil:
 		// The caller gave up (its channel closed) before Redis took the
 		// subscription: withdraw it, so that nothing stays subscribed that
@@ -263,8 +285,12 @@ func (b *Broker) confirm(token string) {
 // Unsubscribe implements wsroute.Broker: it unsubscribes the node from the
 // Redis channel Prefix+topic. While Redis is unreachable it logs and returns
 // nil: the channel is forgotten, and not subscribed again on reconnection.
+// After Detach, which ended every subscription, it does nothing.
 func (b *Broker) Unsubscribe(ctx context.Context, node, topic string) error {
 	ps, err := b.pubsub(node)
+	if errors.Is(err, errDetached) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -272,7 +298,7 @@ func (b *Broker) Unsubscribe(ctx context.Context, node, topic string) error {
 	defer cancel()
 	// go-redis forgets the channel before sending UNSUBSCRIBE; should that
 	// fail, the connection is replaced and the channel is not restored.
-	if err := ps.Unsubscribe(ctx, b.opts.Prefix+topic); err != nil {
+	if err := ps.Unsubscribe(ctx, b.opts.Prefix+topic); err != nil && !errors.Is(err, redis.ErrClosed) {
 		b.log.Warn("redisbroker: Redis unreachable; unsubscribed on reconnection", "topic", topic, "err", err)
 	}
 	return nil
@@ -305,7 +331,10 @@ func (b *Broker) Publish(ctx context.Context, e wsroute.Envelope) error {
 
 // Detach implements wsroute.Broker: it closes the subscription connection,
 // waits for the goroutine reading it to return, and closes the Redis client
-// if the Broker made it. Later calls return nil; Publish then fails.
+// if the Broker made it; a Subscribe still waiting for Redis returns an
+// error. Later calls of Detach return nil; afterwards Subscribe and Publish
+// fail, and Unsubscribe does nothing (Router.Shutdown may leave background
+// Unsubscribes running past Detach).
 func (b *Broker) Detach(node string) error {
 	b.mu.Lock()
 	switch {

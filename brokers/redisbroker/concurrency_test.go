@@ -3,7 +3,9 @@ package redisbroker_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,4 +230,98 @@ func TestCancelledSubscribeDoesNotConfirmAnother(t *testing.T) {
 		require.NoError(t, b.r.Publish(t.Context(), "room", "after", wsroute.PublishOptions{}))
 	}
 	assert.Equal(t, event("room", "after"), c2.next(t), "a publish made after Channel.Subscribe returned arrives")
+}
+
+// TestSubscribeOvertakenByDetach: a Subscribe still waiting for Redis when
+// Detach runs reports an error: the node is subscribed to nothing.
+func TestSubscribeOvertakenByDetach(t *testing.T) {
+	t.Parallel()
+	p := newProxy(t, redisAddr())
+	b := newBroker(t, redisbroker.Options{Addr: p.addr(), Prefix: uniquePrefix(t), PublishTimeout: 5 * time.Second})
+	b.Attach("n", func(wsroute.Envelope) {})
+	require.NoError(t, b.Subscribe(t.Context(), "n", "sentinel"))
+	p.down.hold()
+	sent := p.upBytes.Load()
+	res := make(chan error, 1)
+	go func() { res <- b.Subscribe(t.Context(), "n", "room") }()
+	waitUntil(t, "the SUBSCRIBE reaches the proxy", func() bool { return p.upBytes.Load() > sent })
+	require.NoError(t, b.Detach("n"))
+	start := time.Now()
+	err := result(t, res)
+	assert.ErrorContains(t, err, "detached")
+	assert.Less(t, time.Since(start), time.Second, "Detach wakes the waiting Subscribe")
+	p.down.release()
+}
+
+// TestCallsAfterDetach: after Detach, Subscribe and Publish fail,
+// Unsubscribe does nothing, and none of them connects to Redis again.
+func TestCallsAfterDetach(t *testing.T) {
+	t.Parallel()
+	for _, own := range []bool{false, true} {
+		t.Run(fmt.Sprint("caller's client: ", own), func(t *testing.T) {
+			t.Parallel()
+			p := newProxy(t, redisAddr())
+			opts := redisbroker.Options{Addr: p.addr(), Prefix: uniquePrefix(t)}
+			if own {
+				opts.Client = redis.NewClient(&redis.Options{Addr: p.addr()})
+				t.Cleanup(func() { _ = opts.Client.Close() })
+			}
+			b := newBroker(t, opts)
+			b.Attach("n", func(wsroute.Envelope) {})
+			ctx := t.Context()
+			require.NoError(t, b.Subscribe(ctx, "n", "room"))
+			require.NoError(t, b.Publish(ctx, wsroute.Envelope{Node: "n", Topic: "room", Data: []byte(`1`)}))
+			require.NoError(t, b.Detach("n"))
+			if !own {
+				waitUntil(t, "Detach closed the Broker's connections", func() bool { return p.open.Load() == 0 })
+			}
+			accepted := p.accepted.Load()
+
+			assert.ErrorContains(t, b.Subscribe(ctx, "n", "room"), "detached")
+			assert.ErrorContains(t, b.Subscribe(ctx, "n", "new"), "detached")
+			assert.NoError(t, b.Unsubscribe(ctx, "n", "room"), "nothing is subscribed any more")
+			assert.ErrorIs(t, b.Publish(ctx, wsroute.Envelope{Node: "n", Topic: "room", Data: []byte(`1`)}), wsroute.ErrBrokerUnavailable)
+			assert.NoError(t, b.Detach("n"))
+			assert.ErrorContains(t, b.Subscribe(ctx, "other", "room"), "detached")
+			time.Sleep(50 * time.Millisecond)
+			assert.Equal(t, accepted, p.accepted.Load(), "no call after Detach connects to Redis")
+			if !own {
+				assert.Zero(t, p.open.Load())
+			}
+		})
+	}
+}
+
+// TestDetachDuringCalls: Detach while goroutines subscribe and unsubscribe
+// distinct topics: nothing panics or hangs, and every Subscribe begun after
+// Detach returned fails.
+func TestDetachDuringCalls(t *testing.T) {
+	t.Parallel()
+	const workers = 16
+	b := newBroker(t, redisbroker.Options{Prefix: uniquePrefix(t), PublishTimeout: 5 * time.Second})
+	b.Attach("n", func(wsroute.Envelope) {})
+	var detached atomic.Bool
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			topic := fmt.Sprint("t", i)
+			for {
+				after := detached.Load()
+				start := time.Now()
+				err := b.Subscribe(context.Background(), "n", topic)
+				assert.Less(t, time.Since(start), 2*time.Second, "Subscribe returned in time")
+				if after {
+					assert.Error(t, err, "Subscribe after Detach")
+					return
+				}
+				if err == nil {
+					assert.NoError(t, b.Unsubscribe(context.Background(), "n", topic))
+				}
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, b.Detach("n"))
+	detached.Store(true)
+	wg.Wait()
 }

@@ -241,9 +241,17 @@ func (b *Broker) check(node string) error {
 // Subscribe implements wsroute.Broker. It records the subscription with
 // nats.go, which sends it now when connected and again after every
 // reconnection; during an outage it succeeds. When connected it waits (up
-// to ctx's end or 2 s) for the server to confirm, so that publishes made
-// after it returns reach this node.
+// to 2 s) for the server to confirm, so that publishes made after it
+// returns reach this node.
+//
+// If ctx ends before the server has confirmed, Subscribe removes the
+// subscription and returns an error wrapping ctx's cause: a nil return
+// always means the topic is subscribed, and an error that it is not.
 func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
+	subject := b.Subject(topic)
+	if ctx.Err() != nil {
+		return fmt.Errorf("natsbroker: subscribe %s: %w", subject, context.Cause(ctx))
+	}
 	b.mu.Lock()
 	if err := b.check(node); err != nil {
 		b.mu.Unlock()
@@ -253,7 +261,6 @@ func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
 		b.mu.Unlock()
 		return nil
 	}
-	subject := b.Subject(topic)
 	sub, err := b.nc.ChanSubscribe(subject, b.inbox)
 	if err != nil {
 		b.mu.Unlock()
@@ -261,14 +268,33 @@ func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
 	}
 	b.subs[topic] = sub
 	b.mu.Unlock()
-	if b.nc.IsConnected() {
-		fctx, cancel := context.WithTimeout(ctx, subscribeFlush)
-		defer cancel()
-		if err := b.nc.FlushWithContext(fctx); err != nil {
-			// The subscription stands; nats.go sends it again on reconnection.
-			b.log.Debug("natsbroker: subscription not confirmed", "subject", subject, "err", err)
-		}
+	if !b.nc.IsConnected() {
+		return nil
 	}
+	fctx, cancel := context.WithTimeout(ctx, subscribeFlush)
+	defer cancel()
+	// The server handles a connection's messages in order: its PONG comes
+	// after it has registered the SUB.
+	err = b.nc.FlushWithContext(fctx)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		// The caller gave up (its channel closed) before the server
+		// confirmed: remove the subscription, so that nothing stays
+		// subscribed that the Router does not know of.
+		b.mu.Lock()
+		if b.subs[topic] == sub {
+			delete(b.subs, topic)
+		}
+		b.mu.Unlock()
+		if err := unsubscribe(sub); err != nil {
+			b.log.Debug("natsbroker: removing a cancelled subscription", "subject", subject, "err", err)
+		}
+		return fmt.Errorf("natsbroker: subscribe %s: %w", subject, context.Cause(ctx))
+	}
+	// The subscription stands; nats.go sends it again on reconnection.
+	b.log.Debug("natsbroker: subscription not confirmed", "subject", subject, "err", err)
 	return nil
 }
 

@@ -3,8 +3,10 @@ package natsbroker_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,6 +151,114 @@ func TestSubscribeCancelledAtOnce(t *testing.T) {
 	require.ErrorIs(t, sub.Subscribe(ctx, "sub", "room"), context.Canceled)
 	assert.Empty(t, sub.Topics())
 	assert.Zero(t, sub.Conn().NumSubscriptions())
+}
+
+// TestSubscribeOvertakenByDetach: a Subscribe still waiting for NATS when
+// Detach runs reports an error, at once: the node is subscribed to nothing.
+func TestSubscribeOvertakenByDetach(t *testing.T) {
+	t.Parallel()
+	for _, own := range []bool{false, true} {
+		t.Run(fmt.Sprint("caller's connection: ", own), func(t *testing.T) {
+			t.Parallel()
+			p := newProxy(t, strings.TrimPrefix(natsURL(t), "nats://"))
+			opts := natsbroker.Options{Prefix: prefix(), URL: "nats://" + p.addr()}
+			if own {
+				opts.Conn = connect(t, opts.URL)
+			}
+			b, err := natsbroker.New(opts)
+			require.NoError(t, err)
+			b.Attach("n", func(wsroute.Envelope) {})
+			waitStatus(t.Context(), t, b.Conn(), nats.CONNECTED)
+			p.up.hold()
+			sent := p.upBytes.Load()
+			res := make(chan error, 1)
+			go func() { res <- b.Subscribe(t.Context(), "n", "room") }()
+			waitUntil(t, "the SUB reaches the proxy", func() bool { return p.upBytes.Load() > sent })
+			require.NoError(t, b.Detach("n"))
+			start := time.Now()
+			assert.ErrorIs(t, result(t, res), wsroute.ErrBrokerUnavailable)
+			assert.Less(t, time.Since(start), time.Second, "Detach wakes the waiting Subscribe")
+			assert.Empty(t, b.Topics())
+			p.up.release()
+		})
+	}
+}
+
+// TestCallsAfterDetach: after Detach, Subscribe and Publish fail,
+// Unsubscribe does nothing, and none of them connects to NATS again.
+func TestCallsAfterDetach(t *testing.T) {
+	t.Parallel()
+	for _, own := range []bool{false, true} {
+		t.Run(fmt.Sprint("caller's connection: ", own), func(t *testing.T) {
+			t.Parallel()
+			p := newProxy(t, strings.TrimPrefix(natsURL(t), "nats://"))
+			opts := natsbroker.Options{Prefix: prefix(), URL: "nats://" + p.addr()}
+			if own {
+				opts.Conn = connect(t, opts.URL)
+			}
+			b, err := natsbroker.New(opts)
+			require.NoError(t, err)
+			b.Attach("n", func(wsroute.Envelope) {})
+			waitStatus(t.Context(), t, b.Conn(), nats.CONNECTED)
+			ctx := t.Context()
+			require.NoError(t, b.Subscribe(ctx, "n", "room"))
+			require.NoError(t, b.Publish(ctx, wsroute.Envelope{Node: "n", Topic: "room", Data: []byte(`1`)}))
+			require.NoError(t, b.Detach("n"))
+			if !own {
+				waitUntil(t, "Detach closed the Broker's connection", func() bool { return p.open.Load() == 0 })
+			}
+			accepted := p.accepted.Load()
+
+			assert.ErrorIs(t, b.Subscribe(ctx, "n", "room"), wsroute.ErrBrokerUnavailable)
+			assert.ErrorIs(t, b.Subscribe(ctx, "n", "new"), wsroute.ErrBrokerUnavailable)
+			assert.NoError(t, b.Unsubscribe(ctx, "n", "room"), "nothing is subscribed any more")
+			assert.ErrorIs(t, b.Publish(ctx, wsroute.Envelope{Node: "n", Topic: "room", Data: []byte(`1`)}), wsroute.ErrBrokerUnavailable)
+			assert.NoError(t, b.Detach("n"))
+			assert.Empty(t, b.Topics())
+			assert.Zero(t, b.Conn().NumSubscriptions())
+			time.Sleep(50 * time.Millisecond)
+			assert.Equal(t, accepted, p.accepted.Load(), "no call after Detach connects to NATS")
+			if !own {
+				assert.Zero(t, p.open.Load())
+			}
+		})
+	}
+}
+
+// TestDetachDuringCalls: Detach while goroutines subscribe and unsubscribe
+// distinct topics: nothing panics or hangs, and every Subscribe begun after
+// Detach returned fails.
+func TestDetachDuringCalls(t *testing.T) {
+	t.Parallel()
+	const workers = 16
+	b, err := natsbroker.New(natsbroker.Options{URL: natsURL(t), Prefix: prefix()})
+	require.NoError(t, err)
+	b.Attach("n", func(wsroute.Envelope) {})
+	var detached atomic.Bool
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			topic := fmt.Sprint("t", i)
+			for {
+				after := detached.Load()
+				start := time.Now()
+				err := b.Subscribe(context.Background(), "n", topic)
+				assert.Less(t, time.Since(start), time.Second, "Subscribe returned in time")
+				if after {
+					assert.ErrorIs(t, err, wsroute.ErrBrokerUnavailable, "Subscribe after Detach")
+					return
+				}
+				if err == nil {
+					assert.NoError(t, b.Unsubscribe(context.Background(), "n", topic))
+				}
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, b.Detach("n"))
+	detached.Store(true)
+	wg.Wait()
+	assert.Empty(t, b.Topics())
 }
 
 // TestCancelledSubscribeDoesNotConfirmAnother: a channel whose Subscribe to

@@ -30,6 +30,23 @@
 // drops further ones as a slow consumer (and the Broker logs it on a
 // connection it made).
 //
+// # Concurrent calls
+//
+// A Broker is safe for concurrent use, and the Router uses it so: it
+// serializes its calls for one topic only. Subscribe and Unsubscribe of
+// different topics run at the same time; Unsubscribe is made in the
+// background after the last local subscriber left, possibly after Detach
+// when Router.Shutdown's context ended early. Subscribe waits for the
+// server's answer to a PING sent after its SUB (a flush), which the server
+// gives once it has registered the subscription. Its context is the
+// subscribing channel's: when it ends before the server has answered,
+// Subscribe removes the subscription and returns an error wrapping the
+// context's cause. So a nil return always means that the node is subscribed
+// (or will be on reconnection, after an outage), and an error that it is
+// not. After Detach, Subscribe and Publish return errors wrapping
+// wsroute.ErrBrokerUnavailable and Unsubscribe does nothing; a Subscribe
+// that Detach overtakes fails too.
+//
 // # Faults
 //
 // When NATS cannot be reached, Publish returns at once an error wrapping

@@ -70,10 +70,11 @@ type Broker struct {
 	prefix string
 	codec  wsroute.EnvelopeCodec
 	log    *slog.Logger
-	inbox  chan *nats.Msg // every subscription delivers here, in arrival order
-	stop   chan struct{}  // closed by Detach to end the delivery goroutine
-	done   chan struct{}  // closed when the delivery goroutine has returned
-	gone   atomic.Bool    // Detach has begun: Publish refuses
+	inbox  chan *nats.Msg  // every subscription delivers here, in arrival order
+	life   context.Context // cancelled by Detach: ends the delivery goroutine and the waits of Subscribes
+	end    context.CancelFunc
+	done   chan struct{} // closed when the delivery goroutine has returned
+	gone   atomic.Bool   // Detach has begun: Publish refuses
 
 	mu       sync.Mutex // guards the fields below
 	node     string
@@ -97,10 +98,10 @@ func New(opts Options) (*Broker, error) {
 		codec:  opts.Codec,
 		log:    opts.Logger,
 		inbox:  make(chan *nats.Msg, inboxSize),
-		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		subs:   make(map[string]*nats.Subscription),
 	}
+	b.life, b.end = context.WithCancel(context.Background())
 	if b.codec == nil {
 		b.codec = wsroute.JSONCodec{}
 	}
@@ -208,7 +209,7 @@ func (b *Broker) run(node string, deliver func(wsroute.Envelope)) {
 	defer close(b.done)
 	for {
 		select {
-		case <-b.stop:
+		case <-b.life.Done():
 			return
 		case m := <-b.inbox:
 			e, err := b.codec.Decode(m.Data)
@@ -241,9 +242,18 @@ func (b *Broker) check(node string) error {
 // Subscribe implements wsroute.Broker. It records the subscription with
 // nats.go, which sends it now when connected and again after every
 // reconnection; during an outage it succeeds. When connected it waits (up
-// to ctx's end or 2 s) for the server to confirm, so that publishes made
-// after it returns reach this node.
+// to 2 s) for the server to confirm, so that publishes made after it
+// returns reach this node.
+//
+// If ctx ends before the server has confirmed, Subscribe removes the
+// subscription and returns an error wrapping ctx's cause: a nil return
+// always means the topic is subscribed, and an error that it is not.
+// Subscribe fails after Detach, and when Detach overtakes it.
 func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
+	subject := b.Subject(topic)
+	if ctx.Err() != nil {
+		return fmt.Errorf("natsbroker: subscribe %s: %w", subject, context.Cause(ctx))
+	}
 	b.mu.Lock()
 	if err := b.check(node); err != nil {
 		b.mu.Unlock()
@@ -253,7 +263,6 @@ func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
 		b.mu.Unlock()
 		return nil
 	}
-	subject := b.Subject(topic)
 	sub, err := b.nc.ChanSubscribe(subject, b.inbox)
 	if err != nil {
 		b.mu.Unlock()
@@ -264,20 +273,47 @@ func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
 	if b.nc.IsConnected() {
 		fctx, cancel := context.WithTimeout(ctx, subscribeFlush)
 		defer cancel()
-		if err := b.nc.FlushWithContext(fctx); err != nil {
-			// The subscription stands; nats.go sends it again on reconnection.
-			b.log.Debug("natsbroker: subscription not confirmed", "subject", subject, "err", err)
-		}
+		// Detach ends the wait: closing a connection of the Broker's own
+		// would, but on the caller's it would last until the server answers.
+		defer context.AfterFunc(b.life, cancel)()
+		// The server handles a connection's messages in order: its PONG
+		// comes after it has registered the SUB.
+		err = b.nc.FlushWithContext(fctx)
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.detached:
+		return errDetached // Detach removed the subscription
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		// The caller gave up (its channel closed) before the server
+		// confirmed: remove the subscription, so that nothing stays
+		// subscribed that the Router does not know of.
+		if b.subs[topic] == sub {
+			delete(b.subs, topic)
+		}
+		if err := unsubscribe(sub); err != nil {
+			b.log.Debug("natsbroker: removing a cancelled subscription", "subject", subject, "err", err)
+		}
+		return fmt.Errorf("natsbroker: subscribe %s: %w", subject, context.Cause(ctx))
+	}
+	// The subscription stands; nats.go sends it again on reconnection.
+	b.log.Debug("natsbroker: subscription not confirmed", "subject", subject, "err", err)
 	return nil
 }
 
 // Unsubscribe implements wsroute.Broker. It removes the subscription from
 // the connection; during an outage it succeeds (the subscription is simply
-// not restored).
+// not restored). After Detach, which removed every subscription, it does
+// nothing.
 func (b *Broker) Unsubscribe(_ context.Context, node, topic string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.detached {
+		return nil
+	}
 	if err := b.check(node); err != nil {
 		return err
 	}
@@ -350,8 +386,11 @@ func classify(op, subject string, err error) error {
 // the delivery goroutine and waits for it, and closes the connection if New
 // made it (Close, not Drain: the Router has closed its channels, so
 // messages still in flight have nobody to go to, and Close still writes out
-// what was published). A connection passed in Options.Conn stays open.
-// Later calls return nil; afterwards Subscribe and Publish fail.
+// what was published). A connection passed in Options.Conn stays open. A
+// Subscribe still waiting for the server returns an error. Later calls of
+// Detach return nil; afterwards Subscribe and Publish fail, and Unsubscribe
+// does nothing (Router.Shutdown may leave background Unsubscribes running
+// past Detach).
 func (b *Broker) Detach(node string) error {
 	b.mu.Lock()
 	if b.detached {
@@ -371,7 +410,7 @@ func (b *Broker) Detach(node string) error {
 		delete(b.subs, topic)
 	}
 	b.detached = true
-	close(b.stop)
+	b.end()
 	attached := b.attached
 	b.mu.Unlock()
 	if attached {

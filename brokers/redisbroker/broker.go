@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,7 +72,8 @@ type Broker struct {
 	node    string                   // the attached Router's node id
 	deliver func(wsroute.Envelope)   // the attached Router's delivery function
 	ps      *redis.PubSub            // the subscription connection, from Attach
-	waiters map[string]chan struct{} // Redis channel → closed when Redis confirms its subscription
+	waiters map[string]chan struct{} // PING token of a Subscribe → closed when Redis answers it, or by Detach
+	tokens  uint64                   // the last token's number
 	cancel  context.CancelFunc       // stops the receiving goroutine
 	done    chan struct{}            // closed when the receiving goroutine has returned
 }
@@ -148,81 +150,147 @@ func (b *Broker) Attach(node string, deliver func(wsroute.Envelope)) {
 	go b.receive(ctx, b.ps, b.done)
 }
 
+// errDetached is returned by Subscribe after Detach.
+var errDetached = errors.New("redisbroker: Broker detached")
+
 // pubsub returns the subscription connection if node is attached.
 func (b *Broker) pubsub(node string) (*redis.PubSub, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.pubsubLocked(node)
+}
+
+// pubsubLocked is pubsub with b.mu held.
+func (b *Broker) pubsubLocked(node string) (*redis.PubSub, error) {
 	switch {
 	case b.state == stateNew:
 		return nil, errors.New("redisbroker: Broker not attached to a Router")
 	case b.state == stateDetached:
-		return nil, errors.New("redisbroker: Broker detached")
+		return nil, errDetached
 	case node != b.node:
 		return nil, fmt.Errorf("redisbroker: node %q is not the one attached (%q)", node, b.node)
 	}
 	return b.ps, nil
 }
 
+// detached reports whether Detach has begun.
+func (b *Broker) detached() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state == stateDetached
+}
+
 // Subscribe implements wsroute.Broker: it subscribes the node to the Redis
-// channel Prefix+topic and waits, at most PublishTimeout, until Redis
-// confirms, so that a publish made anywhere after Subscribe returns reaches
-// the node. While Redis is unreachable it logs and returns nil: the
-// subscription is recorded and made when the connection is restored.
+// channel Prefix+topic and waits, at most PublishTimeout, until Redis has
+// taken the subscription, so that a publish made anywhere after Subscribe
+// returns reaches the node. While Redis is unreachable (or slower than
+// PublishTimeout) it logs and returns nil: the subscription is recorded and
+// made when the connection is restored.
+//
+// If ctx ends before Redis has taken the subscription, Subscribe undoes it
+// and returns an error wrapping ctx's cause: a nil return always means the
+// topic is wanted, and an error that it is not. Subscribe fails after
+// Detach, and when Detach overtakes it.
 func (b *Broker) Subscribe(ctx context.Context, node, topic string) error {
-	ps, err := b.pubsub(node)
+	if ctx.Err() != nil {
+		return fmt.Errorf("redisbroker: subscribe %q: %w", topic, context.Cause(ctx))
+	}
+	// The waiter is registered under the same lock as the state check, so
+	// that Detach, which wakes every waiter, cannot miss it.
+	b.mu.Lock()
+	ps, err := b.pubsubLocked(node)
 	if err != nil {
+		b.mu.Unlock()
 		return err
 	}
-	channel := b.opts.Prefix + topic
+	b.tokens++
+	token := fmt.Sprintf("%s%d", tokenPrefix, b.tokens)
 	confirmed := make(chan struct{})
-	b.mu.Lock()
-	b.waiters[channel] = confirmed
+	b.waiters[token] = confirmed
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
-		if b.waiters[channel] == confirmed {
-			delete(b.waiters, channel)
-		}
+		delete(b.waiters, token)
 		b.mu.Unlock()
 	}()
-	ctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
+
+	channel := b.opts.Prefix + topic
+	wctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
 	defer cancel()
 	// go-redis records the channel before sending SUBSCRIBE, even when that
 	// fails, and subscribes every recorded channel again on each new
 	// connection: an error here only delays the subscription.
-	if err := ps.Subscribe(ctx, channel); err != nil {
-		if errors.Is(err, redis.ErrClosed) {
-			return errors.New("redisbroker: Broker detached")
+	err = ps.Subscribe(wctx, channel)
+	if err == nil {
+		// Redis answers a connection's commands in order, so the answer to
+		// this PING, carrying a token of this call's own, comes once the
+		// SUBSCRIBE has taken effect: on this connection, or on the one that
+		// replaced it meanwhile, where go-redis subscribed every recorded
+		// channel before sending anything else. Waiting for Redis's
+		// "subscribe" reply instead could take a late one to an earlier
+		// SUBSCRIBE of the same channel (by a Subscribe that gave up) for
+		// this one's.
+		err = ps.Ping(wctx, token)
+	}
+	if err == nil {
+		select {
+		case <-confirmed:
+			if b.detached() {
+				return errDetached
+			}
+			return nil
+		case <-wctx.Done():
 		}
+	}
+	switch {
+	case b.detached() || errors.Is(err, redis.ErrClosed):
+		return errDetached
+	case ctx.Err() != nil:
+		// The caller gave up (its channel closed) before Redis took the
+		// subscription: withdraw it, so that nothing stays subscribed that
+		// the Router does not know of. go-redis forgets the channel before
+		// sending UNSUBSCRIBE, so it is not restored even if that fails.
+		uctx, cancel := context.WithTimeout(context.Background(), b.opts.PublishTimeout)
+		defer cancel()
+		if err := ps.Unsubscribe(uctx, channel); err != nil {
+			b.log.Debug("redisbroker: withdrawing a cancelled subscription", "topic", topic, "err", err)
+		}
+		return fmt.Errorf("redisbroker: subscribe %q: %w", topic, context.Cause(ctx))
+	case err != nil:
 		b.log.Warn("redisbroker: Redis unreachable; the subscription will be made on reconnection",
 			"topic", topic, "err", err)
-		return nil
-	}
-	select {
-	case <-confirmed:
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			b.log.Warn("redisbroker: Redis did not confirm a subscription in time", "topic", topic)
-		}
+	default:
+		b.log.Warn("redisbroker: Redis did not confirm a subscription in time", "topic", topic)
 	}
 	return nil
 }
 
-// confirm wakes the Subscribe waiting for channel's confirmation.
-func (b *Broker) confirm(channel string) {
+// tokenPrefix starts the payload of the PINGs by which Subscribe learns
+// that Redis has taken a subscription (the health check's PING has none).
+const tokenPrefix = "redisbroker-subscribed:"
+
+// confirm wakes the Subscribe whose PING carried token.
+func (b *Broker) confirm(token string) {
+	if !strings.HasPrefix(token, tokenPrefix) {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if w := b.waiters[channel]; w != nil {
+	if w := b.waiters[token]; w != nil {
 		close(w)
-		delete(b.waiters, channel)
+		delete(b.waiters, token)
 	}
 }
 
 // Unsubscribe implements wsroute.Broker: it unsubscribes the node from the
 // Redis channel Prefix+topic. While Redis is unreachable it logs and returns
 // nil: the channel is forgotten, and not subscribed again on reconnection.
+// After Detach, which ended every subscription, it does nothing.
 func (b *Broker) Unsubscribe(ctx context.Context, node, topic string) error {
 	ps, err := b.pubsub(node)
+	if errors.Is(err, errDetached) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -230,7 +298,7 @@ func (b *Broker) Unsubscribe(ctx context.Context, node, topic string) error {
 	defer cancel()
 	// go-redis forgets the channel before sending UNSUBSCRIBE; should that
 	// fail, the connection is replaced and the channel is not restored.
-	if err := ps.Unsubscribe(ctx, b.opts.Prefix+topic); err != nil {
+	if err := ps.Unsubscribe(ctx, b.opts.Prefix+topic); err != nil && !errors.Is(err, redis.ErrClosed) {
 		b.log.Warn("redisbroker: Redis unreachable; unsubscribed on reconnection", "topic", topic, "err", err)
 	}
 	return nil
@@ -263,7 +331,10 @@ func (b *Broker) Publish(ctx context.Context, e wsroute.Envelope) error {
 
 // Detach implements wsroute.Broker: it closes the subscription connection,
 // waits for the goroutine reading it to return, and closes the Redis client
-// if the Broker made it. Later calls return nil; Publish then fails.
+// if the Broker made it; a Subscribe still waiting for Redis returns an
+// error. Later calls of Detach return nil; afterwards Subscribe and Publish
+// fail, and Unsubscribe does nothing (Router.Shutdown may leave background
+// Unsubscribes running past Detach).
 func (b *Broker) Detach(node string) error {
 	b.mu.Lock()
 	switch {

@@ -25,9 +25,29 @@
 // disconnected when a message is published never sees it. Envelopes one node
 // publishes one after the other reach every other node in that order: each
 // Broker reads its one subscription connection from one goroutine and
-// delivers sequentially. Subscribe returns once Redis has confirmed the
+// delivers sequentially. Subscribe returns once Redis has taken the
 // subscription (or after Options.PublishTimeout), so a publish made after it
 // returns reaches the node.
+//
+// # Concurrent calls
+//
+// A Broker is safe for concurrent use, and the Router uses it so: it
+// serializes its calls for one topic only. Subscribe and Unsubscribe of
+// different topics run at the same time, over the one subscription
+// connection (go-redis writes one command at a time on it, and a call may
+// wait there for a reconnection in progress, whatever its context).
+// Unsubscribe is made in the background after the last local subscriber
+// left, possibly after Detach when Router.Shutdown's context ended early.
+//
+// Subscribe learns that Redis has taken its subscription from Redis's
+// answer to a PING carrying a token of the call's own, sent after the
+// SUBSCRIBE on the same connection; Redis's "subscribe" reply would not do,
+// as it may be a late answer to an earlier SUBSCRIBE of the topic. Its
+// context is the subscribing channel's: when it ends before Redis has
+// answered, Subscribe withdraws the subscription and returns an error
+// wrapping the context's cause. So a nil return always means that the node
+// is subscribed (or will be on reconnection, after an outage), and an error
+// that it is not.
 //
 // # Faults
 //
@@ -53,8 +73,11 @@
 // Router.Shutdown detaches the Broker: Detach closes the subscription
 // connection, waits for the goroutine reading it, and closes the Redis client
 // the Broker made when attached (a client passed in Options.Client stays
-// open). No goroutine of the Broker's is left. A Broker is attached to one
-// Router once, by wsroute.New; attaching it again panics.
+// open). No goroutine of the Broker's is left. A Subscribe still waiting for
+// Redis then returns an error; later, Subscribe and Publish return errors
+// (Publish's wraps wsroute.ErrBrokerUnavailable) and Unsubscribe does
+// nothing, and none of them connects to Redis again. A Broker is attached to
+// one Router once, by wsroute.New; attaching it again panics.
 //
 // A Broker made with Options.Client uses that client's timeouts and retries
 // for publishing; set its ContextTimeoutEnabled so that PublishTimeout bounds

@@ -109,7 +109,7 @@ func (b *Broker) connected(failures *int) {
 }
 
 // handle delivers a message from another node, and wakes the Subscribe
-// waiting for a subscription's confirmation.
+// waiting for the answer to its PING.
 func (b *Broker) handle(msg any) {
 	switch m := msg.(type) {
 	case *redis.Message:
@@ -127,9 +127,7 @@ func (b *Broker) handle(msg any) {
 		}
 		e.Topic = topic
 		b.deliver(e)
-	case *redis.Subscription:
-		if m.Kind == "subscribe" {
-			b.confirm(m.Channel)
-		}
+	case *redis.Pong:
+		b.confirm(m.Payload)
 	}
 }

@@ -47,6 +47,12 @@ type Envelope struct {
 //     itself. When the engine is reachable, Subscribe returns once the
 //     engine has confirmed the subscription, so that a publish made on
 //     another node after Channel.Subscribe returned reaches this node.
+//     Subscribe's ctx is the subscribing channel's: when it ends first,
+//     Subscribe withdraws what it began and returns the context's error.
+//     nil means subscribed, an error means not.
+//   - After Detach, Subscribe and Publish fail and Unsubscribe does
+//     nothing (the Router may still unsubscribe in the background when a
+//     Shutdown's context ended early); none of them reconnects.
 //
 // A Router calls Attach once, from New, with its node id and the function
 // that delivers envelopes arriving from other nodes (it never blocks: it

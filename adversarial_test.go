@@ -93,8 +93,11 @@ type (
 	advNumber struct {
 		N json.Number `json:"n"`
 	}
-	advPublish struct{ N, Size int }
-	advLen     struct {
+	advPublish struct {
+		N    int `json:"n"`
+		Size int `json:"size"`
+	}
+	advLen struct {
 		Len int `json:"len"`
 	}
 	advTyped struct {

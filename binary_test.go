@@ -3,6 +3,7 @@ package wsroute_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -16,9 +17,11 @@ func TestBinaryHandler(t *testing.T) {
 	t.Parallel()
 	r := wsroute.New(wsroute.Options{Authenticator: tokenAuth})
 	ch := r.Channel("/bin", wsroute.ChannelConfig{Public: true})
-	onlyAlice := func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
-		u, _ := wsroute.SessionAs[user](c)
-		return u.ID == "alice"
+	onlyAlice := func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) error {
+		if u, _ := wsroute.SessionAs[user](c); u.ID != "alice" {
+			return errors.New("not alice")
+		}
+		return nil
 	}
 	wsroute.HandleBinary(ch, func(_ context.Context, _ *wsroute.Channel, m *wsroute.Message) ([]byte, error) {
 		assert.True(t, m.IsBinary())

@@ -4,83 +4,112 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/wsroute/wsroute/internal/frame"
 )
 
-// caseGuard closes a gap between a route's schema and its Go input type.
-// encoding/json matches object keys to struct fields ignoring case, and the
-// last match wins, so {"n":1,"N":9007199254740993} validated by a schema
-// about "n" would hand the handler N's value, never validated. On routes with
-// a schema, the validated value is checked against the input type: a key that
-// names a field only when case is ignored is refused as invalid.
-type caseGuard struct {
-	fields map[string]*caseGuard // exact JSON name → guard of the field's type (nil: nothing to check inside)
-	elem   *caseGuard            // for slices, arrays and maps: guard of the element type
+// keyGuard makes a typed route's input keys match its Go type exactly, as
+// JSON Schema matches them. encoding/json matches object keys to struct
+// fields ignoring case, and the last match wins, so {"n":1,"N":9007199254740993}
+// validated by a schema about "n" would hand the handler N's value, never
+// validated; and without a schema {"TEXT":"x"} would fill Text. So on every
+// typed route a key that names a field only when case is ignored is refused
+// as invalid, with a pointer to it; a route with RouteConfig.StrictFields
+// also refuses keys that name no field at all.
+//
+// It walks the frame's raw bytes (already validated by frame.Parse), without
+// decoding them.
+type keyGuard struct {
+	fields map[string]*keyGuard // exact JSON name → guard of the field's type (nil: nothing to check inside)
+	elem   *keyGuard            // for slices, arrays and maps: guard of the element type
+	strict bool                 // refuse keys that name no field
 }
 
-// newCaseGuard returns the guard of t, or nil when t holds no struct whose
+// newKeyGuard returns the guard of t, or nil when t holds no struct whose
 // fields a JSON object is decoded into.
-func newCaseGuard(t reflect.Type, depth int) *caseGuard {
+func newKeyGuard(t reflect.Type, strict bool, depth int) *keyGuard {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if depth > 16 || plainStructImplements(t) {
+	if depth > 16 || decodesItself(t) {
 		return nil
 	}
 	switch t.Kind() {
 	case reflect.Slice, reflect.Array, reflect.Map:
-		if e := newCaseGuard(t.Elem(), depth+1); e != nil {
-			return &caseGuard{elem: e}
+		if e := newKeyGuard(t.Elem(), strict, depth+1); e != nil {
+			return &keyGuard{elem: e}
 		}
 		return nil
 	case reflect.Struct:
-		g := &caseGuard{fields: make(map[string]*caseGuard)}
+		g := &keyGuard{fields: make(map[string]*keyGuard), strict: strict}
 		for _, f := range jsonFields(t, 0) {
-			g.fields[f.name] = newCaseGuard(f.typ, depth+1)
+			g.fields[f.name] = newKeyGuard(f.typ, strict, depth+1)
 		}
 		return g
 	}
 	return nil
 }
 
-// plainStructImplements reports whether t decodes itself (custom
-// unmarshaler): its keys are its own business.
-func plainStructImplements(t reflect.Type) bool {
+// decodesItself reports whether t has a custom unmarshaler: its keys are
+// its own business.
+func decodesItself(t reflect.Type) bool {
 	return t.Implements(jsonUnmarshalerType) || reflect.PointerTo(t).Implements(jsonUnmarshalerType)
 }
 
-// check looks for keys in v (as decoded for validation) that would reach a
-// field of the input type by case folding only.
-func (g *caseGuard) check(v any, ptr string) *Detail {
+// checkInput checks a routed frame's input: the frame's members but the
+// route key and the ref.
+func (g *keyGuard) checkInput(frameData []byte, routeKey, refKey string) *Detail {
 	if g == nil {
 		return nil
 	}
-	switch v := v.(type) {
-	case map[string]any:
-		for k, sub := range v {
-			if g.fields == nil { // a map type: every key is an element
-				if d := g.elem.check(sub, ptr+"/"+escapePointer(k)); d != nil {
-					return d
-				}
-				continue
-			}
-			if fg, ok := g.fields[k]; ok {
-				if d := fg.check(sub, ptr+"/"+escapePointer(k)); d != nil {
-					return d
-				}
-				continue
-			}
-			for name := range g.fields {
-				if strings.EqualFold(name, k) {
-					return &Detail{Pointer: ptr + "/" + escapePointer(k), Message: "property " + quote(k) + " differs from " + quote(name) + " only by case"}
-				}
-			}
+	var d *Detail
+	frame.Members(frameData, func(key string, kind frame.Kind, val []byte) bool {
+		if key == routeKey || key == refKey {
+			return true
 		}
-	case []any:
-		for i, sub := range v {
-			if d := g.elem.check(sub, ptr+"/"+strconv.Itoa(i)); d != nil {
-				return d
-			}
+		d = g.member(key, kind, val, "")
+		return d == nil
+	})
+	return d
+}
+
+// check checks the JSON value v against the guard; ptr is v's pointer.
+func (g *keyGuard) check(kind frame.Kind, v []byte, ptr string) *Detail {
+	if g == nil {
+		return nil
+	}
+	var d *Detail
+	switch kind {
+	case frame.Object:
+		frame.Members(v, func(key string, kind frame.Kind, val []byte) bool {
+			d = g.member(key, kind, val, ptr)
+			return d == nil
+		})
+	case frame.Array:
+		frame.Elements(v, func(i int, kind frame.Kind, val []byte) bool {
+			d = g.elem.check(kind, val, ptr+"/"+strconv.Itoa(i))
+			return d == nil
+		})
+	}
+	return d
+}
+
+// member checks one member of an object decoded with this guard.
+func (g *keyGuard) member(key string, kind frame.Kind, val []byte, ptr string) *Detail {
+	at := ptr + "/" + escapePointer(key)
+	if g.fields == nil { // a map type: every key is an element
+		return g.elem.check(kind, val, at)
+	}
+	if fg, ok := g.fields[key]; ok {
+		return fg.check(kind, val, at)
+	}
+	for name := range g.fields {
+		if strings.EqualFold(name, key) {
+			return &Detail{Pointer: at, Message: "property " + quote(key) + " differs from " + quote(name) + " only by case"}
 		}
+	}
+	if g.strict {
+		return &Detail{Pointer: at, Message: "unknown property " + quote(key)}
 	}
 	return nil
 }

@@ -26,11 +26,13 @@ type Channel struct {
 	id     string
 	router *Router
 	route  *ChannelRoute
-	limits *Limits       // the route's effective limits
-	req    *http.Request // a detached copy: header, URL, path values, remote address
-	ctx    context.Context
+	limits *Limits         // the route's effective limits
+	req    *http.Request   // a detached copy: header, URL, path values, remote address
+	ctx    context.Context // see Context; replaced by a valuesCtx once the open pipeline passed
 	cancel context.CancelFunc
-	conn   transport.Conn // set by attach; never changes afterwards
+
+	openValues context.Context // the open pipeline's innermost context; serve's goroutine only
+	conn       transport.Conn  // set by attach; never changes afterwards
 	// netConn is the network connection under conn (nil in memory), set
 	// with it; only drainClose uses it.
 	netConn net.Conn
@@ -38,10 +40,13 @@ type Channel struct {
 	session atomic.Pointer[session] // read without locking; see session.go
 	sessMu  sync.Mutex              // serializes session changes and their expiry timer
 
+	localMu sync.Mutex  // guards locals
+	locals  map[any]any // Local values by key
+
 	state     atomic.Uint32  // a chanState; changed under mu by end and finish only
 	opened    bool           // upgraded and registered; written by serve, read by finish on the same goroutine
 	connected bool           // OnConnect returned nil; likewise
-	limiter   bucket         // the rate limit's token bucket
+	limiter   limiter        // the rate limits' buckets and flood counter
 	writes    writeWatch     // WriteTimeout
 	tasks     sync.WaitGroup // workers, the writer and timer callbacks; finish waits for them
 
@@ -56,6 +61,7 @@ type Channel struct {
 	workers     int       // running workers
 	runners     []*runner // the workers running handlers, for session attribution
 	received    uint64    // frames the reader has read
+	pushed      uint64    // frames queued for the peer
 	paused      bool      // the reader waits for space in inQ
 	pauses      uint64    // how often the reader has paused
 	idleWaiters int       // goroutines in waitIdle
@@ -70,6 +76,9 @@ type Channel struct {
 	closeTimer  *time.Timer // CloseTimeout
 
 	topics map[string]struct{} // guarded by the Router's hub.mu
+
+	key     string // the session key it is indexed under; guarded by the Router's keys.mu
+	indexed bool   // registered: its session key is indexed; guarded by keys.mu
 
 	workerLoop func(gid uint64) // c.work, allocated once
 	writeLoop  func(gid uint64) // c.write, allocated once
@@ -136,8 +145,10 @@ func (c *Channel) Cookie(name string) (*http.Cookie, error) { return c.req.Cooki
 // RemoteAddr returns the network address of the peer, as http.Request.RemoteAddr.
 func (c *Channel) RemoteAddr() string { return c.req.RemoteAddr }
 
-// Context returns the channel's context, which handlers receive: it keeps
-// the opening request's values and is cancelled when the channel is closed
+// Context returns the channel's context, which handlers, OnConnect and (not
+// cancelled) OnDisconnect receive: it keeps the opening request's values
+// and those open middleware added to the context it passed on, and it is
+// cancelled when the channel is closed
 // by Close, CloseWhere or session expiry, when it is dropped, and at the end
 // of its life. Router.Shutdown leaves it alive until Shutdown's own context
 // ends (watch Closing to wrap up early).

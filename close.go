@@ -55,22 +55,46 @@ const (
 	closeDrop
 )
 
-// Reasons the library gives in CloseInfo when it ends a channel itself.
+// StatusCode is a WebSocket close code; it is coder/websocket's type, so
+// its constants work too.
+type StatusCode = websocket.StatusCode
+
+// The close codes a wsroute application uses, so that it need not import
+// the transport.
 const (
-	reasonSlowConsumer     = "slow consumer"
-	reasonHeartbeatTimeout = "heartbeat timeout"
-	reasonWriteTimeout     = "write timeout"
-	reasonCloseTimeout     = "close timeout"
-	reasonShutdown         = "server shutdown"
-	reasonSessionExpired   = "session expired"
-	reasonConnectionLost   = "connection lost"
-	reasonRefused          = "opening refused"
-	reasonUpgradeFailed    = "upgrade failed"
-	reasonInternal         = "internal error"
-	reasonNoMessage        = "no message in time"
-	reasonRateLimit        = "rate limit exceeded"
-	reasonBinary           = "binary frames are not accepted"
-	reasonInvalidUTF8      = "invalid UTF-8"
+	StatusNormalClosure           = websocket.StatusNormalClosure           // 1000
+	StatusGoingAway               = websocket.StatusGoingAway               // 1001: Router.Shutdown
+	StatusProtocolError           = websocket.StatusProtocolError           // 1002
+	StatusInvalidFramePayloadData = websocket.StatusInvalidFramePayloadData // 1007: invalid UTF-8
+	StatusPolicyViolation         = websocket.StatusPolicyViolation         // 1008: binary frames, flooding, a kick
+	StatusMessageTooBig           = websocket.StatusMessageTooBig           // 1009: past Limits.ReadLimit
+	StatusInternalError           = websocket.StatusInternalError           // 1011: OnConnect failed
+	// StatusSessionExpired closes a channel whose opening required a
+	// session when that session expires.
+	StatusSessionExpired StatusCode = 4401
+)
+
+// CloseStatus returns the close code of an error returned by a WebSocket
+// client's read (a close frame's code), or -1 when it carries none.
+func CloseStatus(err error) StatusCode { return websocket.CloseStatus(err) }
+
+// The reasons wsroute gives in CloseInfo (and in close frames) when it ends
+// a channel itself; compare CloseInfo.Reason with them.
+const (
+	ReasonSlowConsumer     = "slow consumer"                  // dropped: its send queue was full
+	ReasonHeartbeatTimeout = "heartbeat timeout"              // dropped: no pong within PongTimeout
+	ReasonWriteTimeout     = "write timeout"                  // dropped: a write took longer than WriteTimeout
+	ReasonCloseTimeout     = "close timeout"                  // dropped: a handler outlived CloseTimeout after Close
+	ReasonShutdown         = "server shutdown"                // 1001, by Router.Shutdown
+	ReasonSessionExpired   = "session expired"                // 4401
+	ReasonConnectionLost   = "connection lost"                // the peer went away without a close frame
+	ReasonRefused          = "opening refused"                // followed by ": <code>"
+	ReasonUpgradeFailed    = "upgrade failed"                 // the WebSocket handshake failed
+	ReasonInternal         = "internal error"                 // 1011, OnConnect failed
+	ReasonNoMessage        = "no message in time"             // 1008, FirstMessageTimeout
+	ReasonRateLimit        = "rate limit exceeded"            // 1008, flooding
+	ReasonBinary           = "binary frames are not accepted" // 1008
+	ReasonInvalidUTF8      = "invalid UTF-8"                  // 1007
 )
 
 // CloseInfo says how a channel closed. OnDisconnect and Observer.OnClose get it.
@@ -84,6 +108,10 @@ type CloseInfo struct {
 	Reason string
 	// ByPeer reports whether the peer closed or dropped the connection.
 	ByPeer bool
+	// Session is the channel's last session value, even if it had expired
+	// (nil if it had none or was cleared): OnDisconnect can tell who left.
+	// SessionAs on a closed channel returns it too.
+	Session any
 }
 
 // Close closes the channel gracefully with code and reason, meaning "stop
@@ -180,7 +208,7 @@ func (c *Channel) stopNow() {
 		c.closeTimer = time.AfterFunc(d, func() {
 			if c.enter() {
 				defer c.exit()
-				c.drop(reasonCloseTimeout)
+				c.drop(ReasonCloseTimeout)
 			}
 		})
 	}
@@ -242,6 +270,9 @@ func (c *Channel) finish() {
 	c.setStateLocked(stateClosed)
 	c.discardLocked()
 	info := *c.info
+	if s := c.session.Load(); s != nil {
+		info.Session = s.value
+	}
 	for _, t := range []*time.Timer{c.hbTimer, c.expiryTimer, c.firstTimer, c.closeTimer} {
 		if t != nil {
 			t.Stop()
@@ -272,7 +303,7 @@ func peerCloseInfo(err error) CloseInfo {
 	case isProtocolError(err):
 		return CloseInfo{Code: websocket.StatusProtocolError, Reason: "protocol error"}
 	}
-	return CloseInfo{Code: -1, Reason: reasonConnectionLost, ByPeer: true}
+	return CloseInfo{Code: -1, Reason: ReasonConnectionLost, ByPeer: true}
 }
 
 // isProtocolError reports whether coder/websocket refused a frame ("received

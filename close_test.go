@@ -63,7 +63,7 @@ func TestRefusedOpeningLeavesNothing(t *testing.T) {
 		status int
 	}{
 		{"401 without a session", wsroute.ChannelConfig{}, 401},
-		{"403 by a permission", wsroute.ChannelConfig{Public: true, Permissions: func(context.Context, *wsroute.Channel, *wsroute.Message) bool { return false }}, 403},
+		{"403 by a permission", wsroute.ChannelConfig{Public: true, Permissions: func(context.Context, *wsroute.Channel, *wsroute.Message) error { return errors.New("no") }}, 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,16 +238,16 @@ func TestPanicsInEveryCallback(t *testing.T) {
 						return next.Handle(ctx, c, m)
 					})
 				}},
-				Permissions:  func(context.Context, *wsroute.Channel, *wsroute.Message) bool { boom("open permission"); return true },
+				Permissions:  func(context.Context, *wsroute.Channel, *wsroute.Message) error { boom("open permission"); return nil },
 				OnConnect:    func(context.Context, *wsroute.Channel) error { boom("OnConnect"); return nil },
 				OnDisconnect: func(context.Context, *wsroute.Channel, wsroute.CloseInfo) { boom("OnDisconnect") },
 			})
 			wsroute.Handle(ch, "go", func(context.Context, *wsroute.Channel, struct{}) (*struct{}, error) {
 				boom("handler")
 				return nil, nil
-			}, wsroute.RouteConfig{Public: true, Permissions: func(context.Context, *wsroute.Channel, *wsroute.Message) bool {
+			}, wsroute.RouteConfig{Public: true, Permissions: func(context.Context, *wsroute.Channel, *wsroute.Message) error {
 				boom("message permission")
-				return true
+				return nil
 			}})
 			c, err := wsroutetest.Dial(t.Context(), r, "/c", nil)
 			if err == nil {

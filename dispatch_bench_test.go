@@ -60,9 +60,11 @@ type (
 )
 
 // benchNotBanned is the route's one session-based permission.
-func benchNotBanned(_ context.Context, c *Channel, _ *Message) bool {
-	u, ok := SessionAs[benchUser](c)
-	return ok && !u.Banned
+func benchNotBanned(_ context.Context, c *Channel, _ *Message) error {
+	if u, ok := SessionAs[benchUser](c); !ok || u.Banned {
+		return errForbidden
+	}
+	return nil
 }
 
 // benchEcho is the typed handler: it returns the title.
@@ -249,7 +251,8 @@ func BenchmarkStage(b *testing.B) {
 		}},
 		{"auth", func() error { return authStage(ctx, c, nil, false) }},
 		{"permissions", func() error { return permissionStage(ctx, c, m, benchNotBanned) }},
-		{"validate", func() error { return validateStage(m, sch, newCaseGuard(reflect.TypeFor[benchEchoIn](), 0)) }},
+		{"validate", func() error { return validateStage(m, sch) }},
+		{"keys", func() error { return keyStage(m, newKeyGuard(reflect.TypeFor[benchEchoIn](), false, 0)) }},
 		{"validate-decode-any", func() error { _, err := schema.Decode(benchFrame); return err }},
 		{"validate-jsonschema", func() error {
 			if d := sch.Validate(input); d != nil {

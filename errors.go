@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 )
 
 // Error codes sent to clients in error frames and HTTP refusals. Handlers may
@@ -54,6 +55,9 @@ type Error struct {
 	Code    string   // machine-readable code, e.g. CodeForbidden or an application code
 	Message string   // human-readable message, sent to the client
 	Details []Detail // per-field failures; set for CodeInvalid
+	// RetryAfter, when positive, tells the client when to try again; it is
+	// sent as "retryAfterMs" (rate_limited errors carry it).
+	RetryAfter time.Duration
 	// Err is an optional cause. It is logged, never sent to the client.
 	Err error
 }
@@ -111,9 +115,19 @@ func (e *Error) Is(target error) bool {
 
 // wireError is the JSON shape of an error frame's "error" member.
 type wireError struct {
-	Code    string   `json:"code"`
-	Message string   `json:"message"`
-	Details []Detail `json:"details,omitempty"`
+	Code         string   `json:"code"`
+	Message      string   `json:"message"`
+	Details      []Detail `json:"details,omitempty"`
+	RetryAfterMs int64    `json:"retryAfterMs,omitempty"`
+}
+
+// wire returns e's JSON shape.
+func (e *Error) wire() wireError {
+	w := wireError{Code: e.Code, Message: e.Message, Details: e.Details}
+	if e.RetryAfter > 0 {
+		w.RetryAfterMs = int64((e.RetryAfter + time.Millisecond - 1) / time.Millisecond)
+	}
+	return w
 }
 
 // Messages used for errors the pipeline raises itself.

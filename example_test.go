@@ -105,10 +105,10 @@ func ExampleHandle() {
 }
 
 // The default handler receives what names no route, even text that is not JSON.
-func ExampleHandleDefault() {
+func ExampleHandleDefaultReply() {
 	r := wsroute.New(wsroute.Options{})
 	ch := r.Channel("/", wsroute.ChannelConfig{Public: true})
-	wsroute.HandleDefault(ch, func(_ context.Context, _ *wsroute.Channel, m *wsroute.Message) (any, error) {
+	wsroute.HandleDefaultReply(ch, func(_ context.Context, _ *wsroute.Channel, m *wsroute.Message) (any, error) {
 		if !m.IsJSON() {
 			return map[string]string{"text": string(m.Data())}, nil
 		}
@@ -153,10 +153,17 @@ func ExampleRouter_Publish() {
 
 // Permissions compose; they see the session and the raw input.
 func ExampleAllOf() {
-	loggedIn := func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool { return c.HasSession() }
-	isAdmin := func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
-		role, _ := wsroute.SessionAs[string](c)
-		return role == "admin"
+	loggedIn := func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) error {
+		if !c.HasSession() {
+			return wsroute.NewError(wsroute.CodeUnauthenticated, "log in first")
+		}
+		return nil
+	}
+	isAdmin := func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) error {
+		if role, _ := wsroute.SessionAs[string](c); role != "admin" {
+			return wsroute.NewError(wsroute.CodeForbidden, "admins only")
+		}
+		return nil
 	}
 	r := wsroute.New(wsroute.Options{})
 	r.Channel("/admin", wsroute.ChannelConfig{

@@ -55,6 +55,6 @@ func (c *Channel) heartbeat() {
 	}
 	c.mu.Unlock()
 	if missing {
-		c.drop(reasonHeartbeatTimeout)
+		c.drop(ReasonHeartbeatTimeout)
 	}
 }

@@ -54,10 +54,14 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 		c.refuse(w, err)
 		return
 	}
+	if c.openValues != nil { // middleware's context values live as long as the channel
+		c.ctx = valuesCtx{Context: c.ctx, values: context.WithoutCancel(c.openValues)}
+		c.openValues = nil
+	}
 	conn, netConn, hook, err := r.upgrade(w, req)
 	if err != nil { // Accept has answered the request
 		r.log.DebugContext(c.ctx, "wsroute: upgrade failed", "channel", cr.name, "err", err)
-		c.end(CloseInfo{Code: -1, Reason: reasonUpgradeFailed}, closeDrop)
+		c.end(CloseInfo{Code: -1, Reason: ReasonUpgradeFailed}, closeDrop)
 		c.finish()
 		return
 	}
@@ -71,6 +75,7 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 	if hook != nil {
 		hook.Channel = c
 		hook.WaitIdle = c.waitIdle
+		hook.Settle = r.settle
 		close(hook.Opened)
 	}
 	c.read()
@@ -82,7 +87,7 @@ var errShuttingDown = NewError(CodeUnavailable, "server is shutting down")
 // with the refusal's HTTP status.
 func (c *Channel) refuse(w http.ResponseWriter, err error) {
 	e := c.router.report(c.ctx, err, "wsroute: open refused", "channel", c.route.name)
-	c.end(CloseInfo{Code: -1, Reason: reasonRefused + ": " + e.Code}, closeDrop)
+	c.end(CloseInfo{Code: -1, Reason: ReasonRefused + ": " + e.Code}, closeDrop)
 	c.finish()
 	writeHTTPError(w, httpStatus(e.Code), e)
 }
@@ -168,7 +173,7 @@ func (c *Channel) connect() {
 	if fn := c.route.cfg.OnConnect; fn != nil {
 		if err := c.safely("OnConnect", func() error { return fn(c.ctx, c) }); err != nil {
 			c.router.log.ErrorContext(c.ctx, "wsroute: OnConnect failed", "channel", c.route.name, "id", c.id, "err", err)
-			c.Close(websocket.StatusInternalError, reasonInternal)
+			c.Close(websocket.StatusInternalError, ReasonInternal)
 			return
 		}
 	}
@@ -227,7 +232,7 @@ func (c *Channel) handle(in inFrame, run *runner) {
 		_ = c.push(outFrame{data: m.errorFrame(e)}, true)
 	}
 	if obs.OnMessage != nil {
-		obs.message(c, MessageInfo{Route: m.Route(), Code: code, Duration: time.Since(start)})
+		obs.message(c, MessageInfo{Route: m.routeName(), Code: code, Duration: time.Since(start)})
 	}
 }
 

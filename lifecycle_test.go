@@ -149,8 +149,10 @@ func TestOnDisconnectExactlyOnce(t *testing.T) {
 			<-c.Done()
 			mu.Lock()
 			defer mu.Unlock()
-			assert.Equal(t, []wsroute.CloseInfo{tt.want}, infos)
-			assert.Equal(t, []wsroute.CloseInfo{tt.want}, observed)
+			want := tt.want
+			want.Session = user{ID: "alice"} // the last session: who left
+			assert.Equal(t, []wsroute.CloseInfo{want}, infos)
+			assert.Equal(t, []wsroute.CloseInfo{want}, observed)
 		})
 	}
 }

@@ -33,9 +33,25 @@ func (m *Message) IsBinary() bool { return m.binary }
 // IsOpen reports whether this is the open lifecycle rather than a message.
 func (m *Message) IsOpen() bool { return m.open }
 
-// Route returns the name of the route handling the message: the route key's
-// value, or "" for the default handler and at open.
+// Route returns what the message asked for: the route key's value when it
+// is a string — for the default handler too, which then learns the name the
+// client sent that matched no route — or "" (no route key, not a string, at
+// open, binary frames).
 func (m *Message) Route() string {
+	if m.route != nil && m.route.name != "" {
+		return m.route.name
+	}
+	if raw := m.routeRaw(); raw != nil {
+		name, _ := frame.Unquote(raw)
+		return name
+	}
+	return ""
+}
+
+// routeName is the name of the route that handled the message: "" for the
+// default handler or none. Observers get it: it is bounded by registration,
+// unlike what clients send.
+func (m *Message) routeName() string {
 	if m.route == nil {
 		return ""
 	}
@@ -138,7 +154,7 @@ func putEncoder(e *replyEncoder) {
 func (m *Message) errorFrame(e *Error) []byte {
 	b, err := json.Marshal(struct {
 		Error wireError `json:"error"`
-	}{wireError{Code: e.Code, Message: e.Message, Details: e.Details}})
+	}{e.wire()})
 	if err != nil { // only a broken application code string could do this
 		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
 	}

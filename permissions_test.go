@@ -3,6 +3,7 @@ package wsroute_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,8 +13,8 @@ import (
 
 func TestPermissionCombinators(t *testing.T) {
 	t.Parallel()
-	yes := func(context.Context, *wsroute.Channel, *wsroute.Message) bool { return true }
-	no := func(context.Context, *wsroute.Channel, *wsroute.Message) bool { return false }
+	yes := func(context.Context, *wsroute.Channel, *wsroute.Message) error { return nil }
+	no := func(context.Context, *wsroute.Channel, *wsroute.Message) error { return errors.New("no") }
 	tests := []struct {
 		name string
 		p    wsroute.Permission
@@ -28,7 +29,7 @@ func TestPermissionCombinators(t *testing.T) {
 		{"nested", wsroute.AllOf(yes, wsroute.AnyOf(no, yes)), true},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, tt.p(context.Background(), nil, nil), tt.name)
+		assert.Equal(t, tt.want, tt.p(context.Background(), nil, nil) == nil, tt.name)
 	}
 }
 
@@ -40,14 +41,16 @@ func TestMessageStageOrder(t *testing.T) {
 	var seen []string
 	r := newRouter(t, wsroute.Options{Authenticator: tokenAuth})
 	ch := r.Channel("/c", wsroute.ChannelConfig{Public: true})
-	ownerOnly := func(_ context.Context, c *wsroute.Channel, m *wsroute.Message) bool {
+	ownerOnly := func(_ context.Context, c *wsroute.Channel, m *wsroute.Message) error {
 		var in struct {
 			Owner any `json:"owner"`
 		}
 		_ = json.Unmarshal(m.Input(), &in)
 		seen = append(seen, string(m.Input()))
-		u, _ := wsroute.SessionAs[user](c)
-		return in.Owner == u.ID
+		if u, _ := wsroute.SessionAs[user](c); in.Owner != u.ID {
+			return errors.New("not the owner") // a plain error: the client sees "permission denied"
+		}
+		return nil
 	}
 	wsroute.Handle(ch, "edit", func(_ context.Context, _ *wsroute.Channel, in map[string]any) (map[string]any, error) {
 		return in, nil

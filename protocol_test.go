@@ -57,7 +57,7 @@ func protocolRouter(t *testing.T, logs *logBuffer, withDefault bool) *wsroute.Ro
 		return titleOut(in), nil
 	}, wsroute.RouteConfig{Public: true})
 	if withDefault {
-		wsroute.HandleDefault(ch, func(_ context.Context, _ *wsroute.Channel, m *wsroute.Message) (any, error) {
+		wsroute.HandleDefaultReply(ch, func(_ context.Context, _ *wsroute.Channel, m *wsroute.Message) (any, error) {
 			if !m.IsJSON() {
 				return map[string]string{"text": string(m.Data())}, nil
 			}

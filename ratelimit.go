@@ -3,8 +3,6 @@ package wsroute
 import (
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // RateLimit limits how fast one connection's messages are handled, with a
@@ -43,56 +41,77 @@ func (l RateLimit) over(base RateLimit) RateLimit {
 	return l
 }
 
-// bucket is one channel's token bucket and flood counter.
-type bucket struct {
+// limiter is one channel's rate state: its token bucket, the buckets of
+// its routes that have a rate limit of their own, and the flood counter.
+type limiter struct {
 	mu           sync.Mutex // guards the fields below (workers may run in parallel)
-	tokens       float64
-	last         time.Time // when tokens was computed
+	channel      bucket
+	routes       []bucket  // by route slot; made on first use
 	refused      int       // refusals since refusedSince
-	refusedSince time.Time
+	refusedSince time.Time // start of the flood window
 }
 
-// take spends cost tokens if the bucket has them. Otherwise it counts a
-// refusal and reports whether the connection is flooding.
-func (b *bucket) take(l *RateLimit, cost int, now time.Time) (ok, flooding bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// bucket is one token bucket.
+type bucket struct {
+	tokens float64
+	last   time.Time // when tokens was computed; zero: full
+}
+
+// take spends cost tokens of a bucket of rate and burst if it has them;
+// otherwise it reports how long until it will.
+func (b *bucket) take(rate float64, burst, cost int, now time.Time) (bool, time.Duration) {
 	if b.last.IsZero() {
-		b.tokens = float64(l.Burst)
+		b.tokens = float64(burst)
 	} else {
-		b.tokens = min(float64(l.Burst), b.tokens+now.Sub(b.last).Seconds()*l.Rate)
+		b.tokens = min(float64(burst), b.tokens+now.Sub(b.last).Seconds()*rate)
 	}
 	b.last = now
 	if b.tokens >= float64(cost) {
 		b.tokens -= float64(cost)
-		return true, false
+		return true, 0
 	}
-	if now.Sub(b.refusedSince) > l.Window {
-		b.refused, b.refusedSince = 0, now
-	}
-	b.refused++
-	return false, b.refused > l.MaxRefused
+	return false, time.Duration((float64(cost) - b.tokens) / rate * float64(time.Second))
 }
 
-var errRateLimited = NewError(CodeRateLimited, "too many messages: slow down")
-
-// rateStage refuses a message when the channel has run out of tokens, and
-// closes a channel that keeps flooding.
+// rateStage refuses a message when the channel, or its route, has run out
+// of tokens, telling the client when to retry, and closes a channel that
+// keeps flooding. It runs before middleware: garbage costs tokens too.
 func (c *Channel) rateStage(rt *route) error {
 	l := &c.limits.RateLimit
-	if l.Rate < 0 {
+	if l.Rate < 0 && (rt == nil || rt.limit == nil) {
 		return nil
 	}
 	cost := 1
 	if rt != nil {
 		cost = rt.cost
 	}
-	ok, flooding := c.limiter.take(l, cost, time.Now())
+	now := time.Now()
+	lim := &c.limiter
+	lim.mu.Lock()
+	ok, wait := true, time.Duration(0)
+	if l.Rate >= 0 {
+		ok, wait = lim.channel.take(l.Rate, l.Burst, cost, now)
+	}
+	if ok && rt != nil && rt.limit != nil {
+		if lim.routes == nil {
+			lim.routes = make([]bucket, c.route.routeBuckets)
+		}
+		ok, wait = lim.routes[rt.slot].take(rt.limit.Rate, rt.limit.Burst, 1, now)
+	}
+	flooding := false
+	if !ok {
+		if now.Sub(lim.refusedSince) > l.Window {
+			lim.refused, lim.refusedSince = 0, now
+		}
+		lim.refused++
+		flooding = lim.refused > l.MaxRefused
+	}
+	lim.mu.Unlock()
 	if ok {
 		return nil
 	}
 	if flooding {
-		c.Close(websocket.StatusPolicyViolation, reasonRateLimit)
+		c.Close(StatusPolicyViolation, ReasonRateLimit)
 	}
-	return errRateLimited
+	return &Error{Code: CodeRateLimited, Message: "too many messages: slow down", RetryAfter: wait}
 }

@@ -37,10 +37,10 @@ func (c *Channel) read() {
 			c.deliver(inFrame{data: data, binary: true}, true)
 		case typ != websocket.MessageText:
 			c.deliver(inFrame{}, false)
-			c.Close(websocket.StatusPolicyViolation, reasonBinary)
+			c.Close(websocket.StatusPolicyViolation, ReasonBinary)
 		case !utf8.Valid(data):
 			c.deliver(inFrame{}, false)
-			c.Close(websocket.StatusInvalidFramePayloadData, reasonInvalidUTF8)
+			c.Close(websocket.StatusInvalidFramePayloadData, ReasonInvalidUTF8)
 		default:
 			c.deliver(inFrame{data: data}, true)
 		}
@@ -102,7 +102,7 @@ func (c *Channel) startFirstTimer() {
 		c.firstTimer = time.AfterFunc(d, func() {
 			if c.enter() {
 				defer c.exit()
-				c.Close(websocket.StatusPolicyViolation, reasonNoMessage)
+				c.Close(websocket.StatusPolicyViolation, ReasonNoMessage)
 			}
 		})
 	}

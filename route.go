@@ -69,9 +69,23 @@ type RouteConfig struct {
 	Schema *Schema
 	// Middleware wraps this route's messages, inside the channel's middleware.
 	Middleware []Middleware
-	// Cost is how many rate-limit tokens a message of this route spends.
-	// Default 1; make expensive routes cost more.
+	// Cost is how many tokens of the channel's rate limit
+	// (Limits.RateLimit) a message of this route spends. Default 1; make
+	// expensive routes cost more. A Cost above the limit's Burst panics at
+	// registration.
 	Cost int
+	// RateLimit, when its Rate is positive, gives the route a token bucket
+	// of its own, per connection, besides the channel's: "say" at 1/s
+	// while "history" stays free. Burst defaults to Rate (at least 1);
+	// refusals count towards the channel's flood rule (MaxRefused within
+	// Window). Default: none.
+	RateLimit RateLimit
+	// StrictFields refuses input keys that name no field of the handler's
+	// input type (invalid, with a pointer to the key), as a schema with
+	// "additionalProperties": false would. Default false: unknown keys are
+	// ignored. Keys that name a field only when case is ignored are always
+	// refused, on every typed route: {"TEXT":"x"} does not fill Text.
+	StrictFields bool
 }
 
 // ChannelRoute is a channel registered on a Router with Router.Channel. Add its
@@ -87,12 +101,16 @@ type ChannelRoute struct {
 	routes   map[string]*route // by route-key value
 	fallback *route            // the default handler, or nil
 	binary   *route            // the binary handler, or nil: binary frames close with 1008
+
+	routeBuckets int // routes with a rate limit of their own
 }
 
 // route is one message route, ready to run.
 type route struct {
-	name  string // "" for the default handler
-	cost  int    // rate-limit tokens per message
+	name  string     // "" for the default handler
+	cost  int        // tokens of the channel's bucket per message
+	limit *RateLimit // the route's own rate limit, or nil
+	slot  int        // with limit: index of the route's bucket in Channel.routeBuckets
 	chain Handler
 }
 
@@ -143,30 +161,46 @@ func Handle[In, Out any](cr *ChannelRoute, name string, fn func(ctx context.Cont
 		}
 		return m.setReply(res, out)
 	}
-	cr.routes[name] = cr.newRoute(where, name, invoke, cfg, newCaseGuard(reflect.TypeFor[In](), 0))
+	cr.routes[name] = cr.newRoute(where, name, invoke, cfg, reflect.TypeFor[In]())
 }
 
 // HandleDefault registers fn as the channel's default handler: it receives
 // every frame that names no route, including text that is not JSON (see
-// Message.IsJSON). Its result is sent as it is; a result that encodes to null
-// sends nothing. Without a default handler such frames are answered with
-// not_found (or bad_request for text that is not JSON).
+// Message.IsJSON); Message.Route tells what the client asked for. It sends
+// nothing back by itself (use Channel.Send); to reply with a value, use
+// HandleDefaultReply. An error is sent as an error frame. Without a default
+// handler such frames are answered with not_found (or bad_request for text
+// that is not JSON).
 //
 // The default handler requires a session unless cfg says Public.
-func HandleDefault[Out any](cr *ChannelRoute, fn func(ctx context.Context, c *Channel, m *Message) (Out, error), cfg ...RouteConfig) {
+func HandleDefault(cr *ChannelRoute, fn func(ctx context.Context, c *Channel, m *Message) error, cfg ...RouteConfig) {
 	where := fmt.Sprintf("wsroute: channel %q default handler", cr.name)
 	if fn == nil {
 		panic(where + ": nil handler")
 	}
-	if cr.fallback != nil {
-		panic(where + ": registered twice")
+	cr.setDefault(where, func(ctx context.Context, c *Channel, m *Message) error { return fn(ctx, c, m) }, cfg)
+}
+
+// HandleDefaultReply is HandleDefault for a handler that replies: its result
+// is sent as it is (no route key or ref is added); a result that encodes to
+// null sends nothing.
+func HandleDefaultReply[Out any](cr *ChannelRoute, fn func(ctx context.Context, c *Channel, m *Message) (Out, error), cfg ...RouteConfig) {
+	where := fmt.Sprintf("wsroute: channel %q default handler", cr.name)
+	if fn == nil {
+		panic(where + ": nil handler")
 	}
-	invoke := func(ctx context.Context, c *Channel, m *Message) error {
+	cr.setDefault(where, func(ctx context.Context, c *Channel, m *Message) error {
 		res, err := fn(ctx, c, m)
 		if err != nil {
 			return err
 		}
 		return m.setRawReply(res)
+	}, cfg)
+}
+
+func (cr *ChannelRoute) setDefault(where string, invoke HandlerFunc, cfg []RouteConfig) {
+	if cr.fallback != nil {
+		panic(where + ": registered twice")
 	}
 	cr.fallback = cr.newRoute(where, "", invoke, cfg, nil)
 }
@@ -200,10 +234,11 @@ func HandleBinary(cr *ChannelRoute, fn func(ctx context.Context, c *Channel, m *
 }
 
 // newRoute builds a route's pipeline: middleware (router, channel, route)
-// around auth → permissions → validation → invoke (decode, handler, reply).
-// guard, for typed routes, keeps keys that reach a field only by case folding
-// from bypassing the schema (see caseGuard).
-func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []RouteConfig, guard *caseGuard) *route {
+// around auth → permissions → validation (the schema, then the input's keys
+// against its Go type, see keyGuard) → invoke (decode, handler, reply). in
+// is the typed handler's input type, nil for the default and binary
+// handlers.
+func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []RouteConfig, in reflect.Type) *route {
 	cr.router.mustNotServe(where)
 	if len(cfgs) > 1 {
 		panic(where + ": more than one RouteConfig")
@@ -216,6 +251,12 @@ func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []
 	if cfg.Schema != nil {
 		sch = cfg.Schema.mustCompile(where, cr.cfg.RouteKey, cr.cfg.RefKey)
 	}
+	var guard *keyGuard
+	if in != nil {
+		guard = newKeyGuard(in, cfg.StrictFields, 0)
+	} else if cfg.StrictFields {
+		panic(where + ": StrictFields needs a typed input (Handle)")
+	}
 	public, perm := cfg.Public, cfg.Permissions
 	terminal := HandlerFunc(func(ctx context.Context, c *Channel, m *Message) error {
 		if err := authStage(ctx, c, nil, public); err != nil {
@@ -225,7 +266,12 @@ func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []
 			return err
 		}
 		if sch != nil {
-			if err := validateStage(m, sch, guard); err != nil {
+			if err := validateStage(m, sch); err != nil {
+				return err
+			}
+		}
+		if guard != nil {
+			if err := keyStage(m, guard); err != nil {
 				return err
 			}
 		}
@@ -237,11 +283,19 @@ func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []
 	if rl := cr.limits.RateLimit; rl.Rate >= 0 && cfg.Cost > rl.Burst {
 		panic(fmt.Sprintf("%s: Cost %d exceeds the rate limit's Burst %d, so no message could ever pass", where, cfg.Cost, rl.Burst))
 	}
-	return &route{
+	rt := &route{
 		name:  name,
 		cost:  max(cfg.Cost, 1),
 		chain: chain(terminal, cr.router.opts.Middleware, cr.cfg.Middleware, cfg.Middleware),
 	}
+	if rl := cfg.RateLimit; rl.Rate > 0 {
+		if rl.Burst <= 0 {
+			rl.Burst = max(1, int(rl.Rate))
+		}
+		rt.limit, rt.slot = &rl, cr.routeBuckets
+		cr.routeBuckets++
+	}
+	return rt
 }
 
 // newChannelRoute fills cfg's defaults and builds the open pipeline.
@@ -276,6 +330,7 @@ func newChannelRoute(r *Router, pattern string, cfg ChannelConfig) *ChannelRoute
 	}
 	auth, public, perm := cfg.Authenticator, cfg.Public, cfg.Permissions
 	cr.open = chain(HandlerFunc(func(ctx context.Context, c *Channel, m *Message) error {
+		c.openValues = ctx // what middleware put in the context, kept for the channel's life
 		if err := authStage(ctx, c, auth, public); err != nil {
 			return err
 		}

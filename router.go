@@ -44,6 +44,15 @@ type Options struct {
 	// MaxChannels limits the channels of the Router (opening or open); past
 	// it openings get HTTP 503. Default 0: no limit.
 	MaxChannels int
+	// ShutdownTimeout is how long Serve gives running handlers and requests
+	// to finish once its context ends. Default 10s.
+	ShutdownTimeout time.Duration
+	// SessionKey, if set, indexes open channels by a key of their session
+	// (a user id, say): ChannelsOf, CloseChannelsOf and SendToChannelsOf
+	// then reach one user's channels, the latter two on every node through
+	// the Broker. It is called on every session change; nil sessions are
+	// not indexed, nor is "". Default: no index.
+	SessionKey func(session any) string
 }
 
 // Router routes WebSocket connections to channels by path and runs their
@@ -63,12 +72,15 @@ type Router struct {
 	idBase string    // channel ids: node id, "-", a counter
 	epoch  time.Time // monotonic origin of the write watch's readings
 
+	shutdownTimeout time.Duration // Serve's grace period
+
 	mux      *http.ServeMux
 	names    map[string]*ChannelRoute // guarded by regMu
 	regMu    sync.Mutex               // guards names and registration
 	serving  atomic.Bool              // set by the first request; registration then panics
 	nextID   atomic.Uint64
 	hub      hub
+	keys     keyIndex // channels by session key (Options.SessionKey)
 	pool     *pool
 	stopPool sync.Once
 
@@ -93,6 +105,8 @@ func New(opts Options) *Router {
 		live:   make(map[*Channel]struct{}),
 		open:   make(map[string]*Channel),
 		pool:   newPool(),
+
+		shutdownTimeout: pick(opts.ShutdownTimeout, defaultShutdownTimeout),
 	}
 	if opts.AcceptOptions != nil {
 		r.accept = *opts.AcceptOptions
@@ -115,6 +129,9 @@ func New(opts Options) *Router {
 		broker = NewMemoryBroker()
 	}
 	r.hub.init(r, broker)
+	if opts.SessionKey != nil {
+		r.hub.subscribeControl()
+	}
 	return r
 }
 
@@ -252,7 +269,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.shutdown = true
 	r.mu.Unlock()
-	info := CloseInfo{Code: websocket.StatusGoingAway, Reason: reasonShutdown}
+	info := CloseInfo{Code: websocket.StatusGoingAway, Reason: ReasonShutdown}
 	for _, c := range r.snapshot(true) {
 		c.end(info, closeDrain)
 	}
@@ -348,12 +365,14 @@ func (r *Router) track(c *Channel) bool {
 // register makes an upgraded channel visible to Len, Lookup and CloseWhere.
 func (r *Router) register(c *Channel) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.open[c.id] = c
+	r.mu.Unlock()
+	r.index(c, true)
 }
 
 // unregister hides c from Len, Lookup and CloseWhere, at its teardown.
 func (r *Router) unregister(c *Channel) {
+	r.index(c, false)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.open, c.id)
@@ -383,8 +402,11 @@ func (r *Router) newID() string {
 func writeHTTPError(w http.ResponseWriter, status int, e *Error) {
 	b, _ := json.Marshal(struct {
 		Error wireError `json:"error"`
-	}{wireError{Code: e.Code, Message: e.Message}})
+	}{e.wire()})
 	h := w.Header()
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

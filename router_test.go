@@ -55,7 +55,7 @@ func TestRegistrationMistakes(t *testing.T) {
 		}, `wsroute: channel "/a" route "x": registered twice`},
 		{"duplicate default", func(r *wsroute.Router) {
 			ch := r.Channel("/a", wsroute.ChannelConfig{})
-			fn := func(context.Context, *wsroute.Channel, *wsroute.Message) (any, error) { return nil, nil }
+			fn := func(context.Context, *wsroute.Channel, *wsroute.Message) error { return nil }
 			wsroute.HandleDefault(ch, fn)
 			wsroute.HandleDefault(ch, fn)
 		}, `default handler: registered twice`},
@@ -111,9 +111,11 @@ func TestHTTPAnswers(t *testing.T) {
 	r := newRouter(t, wsroute.Options{Authenticator: tokenAuth,
 		AcceptOptions: nil})
 	r.Channel("/private", wsroute.ChannelConfig{})
-	r.Channel("/alice", wsroute.ChannelConfig{Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
-		u, _ := wsroute.SessionAs[user](c)
-		return u.ID == "alice"
+	r.Channel("/alice", wsroute.ChannelConfig{Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) error {
+		if u, _ := wsroute.SessionAs[user](c); u.ID != "alice" {
+			return errors.New("not alice")
+		}
+		return nil
 	}})
 	r.Channel("/rooms/{room}", wsroute.ChannelConfig{Public: true})
 	r.Channel("/refuses", wsroute.ChannelConfig{Public: true, Authenticator: wsroute.AuthenticatorFunc(func(context.Context, *wsroute.Channel) error {
@@ -242,10 +244,10 @@ func TestOpenOrder(t *testing.T) {
 			c.SetSession(user{ID: "u"})
 			return nil
 		}),
-		Permissions: func(_ context.Context, c *wsroute.Channel, m *wsroute.Message) bool {
+		Permissions: func(_ context.Context, c *wsroute.Channel, m *wsroute.Message) error {
 			order = append(order, "permissions")
 			assert.True(t, m.IsOpen())
-			return true
+			return nil
 		},
 		OnConnect: func(ctx context.Context, c *wsroute.Channel) error {
 			order = append(order, "connect")
@@ -257,9 +259,9 @@ func TestOpenOrder(t *testing.T) {
 		return nil, nil
 	}, wsroute.RouteConfig{
 		Middleware: []wsroute.Middleware{mw("route")},
-		Permissions: func(context.Context, *wsroute.Channel, *wsroute.Message) bool {
+		Permissions: func(context.Context, *wsroute.Channel, *wsroute.Message) error {
 			order = append(order, "route permissions")
-			return true
+			return nil
 		},
 	})
 	c := wsroutetest.MustDial(t, r, "/c", nil)

@@ -4,7 +4,6 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/wsroute/wsroute/internal/goid"
 )
 
@@ -39,7 +38,7 @@ func (c *Channel) SetSession(v any) { c.SetSessionUntil(v, time.Time{}) }
 
 // SetSessionUntil is SetSession with an expiry: from expires on, the session
 // counts as absent. On a channel whose opening requires a session the channel
-// is then closed with CloseSessionExpired (4401).
+// is then closed with StatusSessionExpired (4401).
 func (c *Channel) SetSessionUntil(v any, expires time.Time) {
 	if isNil(v) {
 		c.ClearSession()
@@ -59,6 +58,7 @@ func (c *Channel) changeSession(s *session) {
 	defer c.sessMu.Unlock()
 	prev := c.session.Swap(s)
 	c.armExpiryLocked(s)
+	c.router.reindex(c)
 	if m != nil {
 		m.undo = append(m.undo, sessionChange{set: s, prev: prev})
 	}
@@ -79,6 +79,7 @@ func (c *Channel) undoSession(m *Message) {
 		}
 		c.armExpiryLocked(ch.prev)
 	}
+	c.router.reindex(c)
 	m.undo = nil
 }
 
@@ -101,9 +102,13 @@ func (c *Channel) SessionExpiry() time.Time {
 // read a session: no type assertion in user code.
 //
 //	user, ok := wsroute.SessionAs[User](ch)
+//
+// On a closed channel (in OnDisconnect) it returns the last session the
+// channel had, even if it had expired, so that "who left" needs no
+// bookkeeping of the application's.
 func SessionAs[T any](c *Channel) (v T, ok bool) {
 	s := c.session.Load()
-	if !s.valid(time.Now()) {
+	if !s.valid(time.Now()) && (s == nil || s.value == nil || c.state.Load() != stateClosed) {
 		return v, false
 	}
 	v, ok = s.value.(T)
@@ -151,10 +156,6 @@ func (c *Channel) expire() {
 	}
 	defer c.exit()
 	if !c.session.Load().valid(time.Now()) {
-		c.Close(CloseSessionExpired, reasonSessionExpired)
+		c.Close(StatusSessionExpired, ReasonSessionExpired)
 	}
 }
-
-// CloseSessionExpired closes a channel whose opening required a session
-// when that session expires.
-const CloseSessionExpired websocket.StatusCode = 4401

@@ -135,7 +135,7 @@ func TestSessionExpiry(t *testing.T) {
 			assert.Equal(t, `{"action":"whoami","userId":"bob"}`, one(t, c, `{"action":"whoami"}`))
 			time.Sleep(time.Second)
 			err := c.Wait(t.Context())
-			assert.Equal(t, wsroute.CloseSessionExpired, websocket.CloseStatus(err), "%v", err)
+			assert.Equal(t, wsroute.StatusSessionExpired, websocket.CloseStatus(err), "%v", err)
 			assert.Equal(t, 0, r.Len())
 		})
 	})

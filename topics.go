@@ -31,8 +31,9 @@ type hub struct {
 	closed bool              // the broker was detached
 	bg     sync.WaitGroup    // background broker unsubscribes
 
-	detach    sync.Once
-	detachErr error
+	detach      sync.Once
+	detachErr   error
+	stopControl context.CancelFunc // ends the control topic's subscription, if any
 }
 
 // topic is one topic of the hub.
@@ -61,6 +62,9 @@ func (h *hub) init(r *Router, b Broker) {
 // OnConnect instead), ErrClosed once it is closing, and ErrTooManyTopics
 // beyond Limits.MaxTopics.
 func (c *Channel) Subscribe(name string) error {
+	if err := checkTopic(name); err != nil {
+		return err
+	}
 	h := &c.router.hub
 	h.mu.Lock()
 	if err := c.subscribable(); err != nil {
@@ -180,6 +184,22 @@ func (c *Channel) Unsubscribe(topic string) { c.router.hub.remove(c, topic) }
 // UnsubscribeAll removes the channel from every topic (log-out does this).
 func (c *Channel) UnsubscribeAll() { c.router.hub.drop(c) }
 
+// Subscribers returns this node's channels subscribed to topic.
+func (r *Router) Subscribers(topic string) []*Channel {
+	h := &r.hub
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	t := h.topics[topic]
+	if t == nil {
+		return nil
+	}
+	cs := make([]*Channel, 0, len(t.subs))
+	for c := range t.subs {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
 // Topics returns the channel's topics, sorted.
 func (c *Channel) Topics() []string {
 	h := &c.router.hub
@@ -227,6 +247,9 @@ func (h *hub) removeLocked(c *Channel, name string) {
 // whose send queue is full is dropped as a slow consumer. Local subscribers
 // always get the event; a broker error is returned after that.
 func (r *Router) Publish(ctx context.Context, topic string, payload any, opts PublishOptions) error {
+	if err := checkTopic(topic); err != nil {
+		return err
+	}
 	data, err := json.Marshal(payload)
 	if err != nil {
 		return fmt.Errorf("wsroute: publish %q: encode payload: %w", topic, err)
@@ -246,10 +269,13 @@ func (r *Router) Publish(ctx context.Context, topic string, payload any, opts Pu
 
 // deliverRemote delivers an event that arrived from another node.
 func (h *hub) deliverRemote(e Envelope) {
-	if e.Node == h.r.node {
-		return // our own publish, already delivered locally
+	switch {
+	case e.Node == h.r.node: // our own publish, already delivered locally
+	case e.Topic == controlTopic:
+		h.r.deliverControl(e.Data)
+	default:
+		h.deliver(e.Topic, e.Data, e.Exclude)
 	}
-	h.deliver(e.Topic, e.Data, e.Exclude)
 }
 
 // deliver queues the event frame for each local subscriber but exclude and
@@ -285,6 +311,9 @@ func (h *hub) close(wait bool) error {
 	h.mu.Lock()
 	h.closed = true
 	h.mu.Unlock()
+	if h.stopControl != nil {
+		h.stopControl()
+	}
 	if wait {
 		h.bg.Wait()
 	}

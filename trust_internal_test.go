@@ -240,14 +240,14 @@ func TestTrustExpiryRace(t *testing.T) {
 		select {
 		case info := <-closed:
 			assert.Equal(t, soon, won, "closed at +1min although the session that won expires at %v", won)
-			assert.Equal(t, CloseSessionExpired, info.Code)
+			assert.Equal(t, StatusSessionExpired, info.Code)
 		default:
 			assert.Equal(t, later, won, "the session that won expired at +1min, yet the channel is open at +2min")
 			time.Sleep(9 * time.Minute)
 			synctest.Wait()
 			select {
 			case info := <-closed:
-				assert.Equal(t, CloseSessionExpired, info.Code)
+				assert.Equal(t, StatusSessionExpired, info.Code)
 			default:
 				t.Errorf("the session expired at +10min, yet the channel is open at +11min")
 			}

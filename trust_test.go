@@ -154,7 +154,7 @@ func (b *trustBroker) Subscribe(ctx context.Context, node, topic string) error {
 // process on the old code (a writer starts on the refused channel's nil
 // connection): run them one at a time.
 func TestTrustRefusedOpen(t *testing.T) {
-	deny := func(context.Context, *wsroute.Channel, *wsroute.Message) bool { return false }
+	deny := func(context.Context, *wsroute.Channel, *wsroute.Message) error { return errors.New("denied") }
 	tests := []struct {
 		name   string
 		cfg    func(keep func(*wsroute.Channel)) wsroute.ChannelConfig
@@ -232,7 +232,7 @@ func TestTrustCloseStopsHandler(t *testing.T) {
 		}, websocket.StatusPolicyViolation},
 		{"session expiry", time.Minute, func(*wsroute.Router, *wsroute.Channel) {
 			time.Sleep(time.Minute + time.Second)
-		}, wsroute.CloseSessionExpired},
+		}, wsroute.StatusSessionExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -50,16 +50,13 @@ func (s *Schema) mustCompile(where string, reserved ...string) *schema.Schema {
 }
 
 // validateStage validates a routed message's input against sch.
-func validateStage(m *Message, sch *schema.Schema, guard *caseGuard) error {
+func validateStage(m *Message, sch *schema.Schema) error {
 	v, err := schema.DecodeObject(m.data, m.cr.cfg.RouteKey, m.cr.cfg.RefKey)
 	if err != nil { // the frame was valid JSON; only numbers beyond any range get here
 		return &Error{Code: CodeInvalid, Message: "input is invalid", Err: err, Details: []Detail{{Message: "cannot decode input"}}}
 	}
 	details := sch.Validate(v)
 	if len(details) == 0 {
-		if d := guard.check(v, ""); d != nil {
-			return &Error{Code: CodeInvalid, Message: "input is invalid", Details: []Detail{*d}}
-		}
 		return nil
 	}
 	e := &Error{Code: CodeInvalid, Message: "input is invalid", Details: make([]Detail, len(details))}
@@ -67,4 +64,14 @@ func validateStage(m *Message, sch *schema.Schema, guard *caseGuard) error {
 		e.Details[i] = Detail{Pointer: d.Pointer, Message: d.Message}
 	}
 	return e
+}
+
+// keyStage refuses a typed route's input whose keys reach a field of its Go
+// type only by case folding, or name no field on a StrictFields route (see
+// keyGuard).
+func keyStage(m *Message, g *keyGuard) error {
+	if d := g.checkInput(m.data, m.cr.cfg.RouteKey, m.cr.cfg.RefKey); d != nil {
+		return &Error{Code: CodeInvalid, Message: "input is invalid", Details: []Detail{*d}}
+	}
+	return nil
 }

@@ -1,6 +1,9 @@
 package wsroute
 
-import "context"
+import (
+	"context"
+	"maps"
+)
 
 // A worker drains the inbound queue in arrival order and exits when it is
 // empty; deliver starts one when there is work (up to Parallel at once). It
@@ -102,4 +105,66 @@ func (c *Channel) waitIdle(ctx context.Context, written uint64) error {
 		}
 		c.cond.Wait()
 	}
+}
+
+// settle waits until the whole Router is quiet: every channel has read what
+// its peer sent (on in-memory connections, which can tell), handled it and
+// written every frame — its own replies and what other channels' handlers
+// pushed to it — or has closed. It ends after two passes over every channel
+// that find each quiet and none of them having read or been sent anything
+// in between: no handler ran meanwhile that could have pushed to a channel
+// already looked at. wsroutetest's Settle uses it.
+func (r *Router) settle(ctx context.Context) error {
+	var prev map[*Channel]uint64
+	for {
+		cur := make(map[*Channel]uint64)
+		for _, c := range r.snapshot(true) {
+			n, err := c.waitQuiet(ctx)
+			if err != nil {
+				return err
+			}
+			cur[c] = n
+		}
+		if maps.Equal(prev, cur) {
+			return nil
+		}
+		prev = cur
+	}
+}
+
+// waitQuiet waits until the channel has nothing unread, queued, running or
+// being written, or is closed, and returns how many frames it has read and
+// been sent so far.
+func (c *Channel) waitQuiet(ctx context.Context) (uint64, error) {
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idleWaiters++
+	defer func() { c.idleWaiters-- }()
+	for {
+		if st := c.state.Load(); st == stateClosed || st == stateOpening {
+			return c.received + c.pushed, nil
+		}
+		if c.inQ.len() == 0 && c.workers == 0 && !c.writing && c.unreadLocked() == 0 {
+			return c.received + c.pushed, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		c.cond.Wait()
+	}
+}
+
+// unreadLocked returns how many frames wait unread on an in-memory
+// connection (0 on a network one, which cannot tell).
+func (c *Channel) unreadLocked() int {
+	if u, ok := c.conn.(interface{ Unread() int }); ok {
+		return u.Unread()
+	}
+	return 0
 }

@@ -37,11 +37,12 @@ func (c *Channel) push(f outFrame, reply bool) error {
 	}
 	if n := c.outQ.len(); n >= c.limits.SendQueue || (n > 0 && c.outBytes+len(f.data) > c.limits.SendBytes) {
 		c.mu.Unlock()
-		c.drop(reasonSlowConsumer)
+		c.drop(ReasonSlowConsumer)
 		return ErrSlowConsumer
 	}
 	c.outQ.push(f)
 	c.outBytes += len(f.data)
+	c.pushed++
 	start := c.startWriterLocked()
 	queued := c.outQ.len()
 	c.mu.Unlock()
@@ -172,7 +173,7 @@ func (c *Channel) checkWrite() {
 	timeout := c.limits.WriteTimeout
 	if start := w.start.Load(); start != 0 {
 		if age := time.Duration(c.now() - start); age >= timeout {
-			c.drop(reasonWriteTimeout)
+			c.drop(ReasonWriteTimeout)
 		} else {
 			c.armWriteTimer(timeout - age)
 		}

@@ -3,6 +3,7 @@ package wsroutetest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -138,9 +139,11 @@ func newKit(t testing.TB, more func(ch *wsroute.ChannelRoute)) *kit {
 		return []byte(strings.ToUpper(string(m.Data()))), nil
 	}, public)
 	k.r.Channel("/private", wsroute.ChannelConfig{})
-	k.r.Channel("/alice", wsroute.ChannelConfig{Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
-		u, _ := wsroute.SessionAs[user](c)
-		return u.ID == "alice"
+	k.r.Channel("/alice", wsroute.ChannelConfig{Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) error {
+		if u, _ := wsroute.SessionAs[user](c); u.ID != "alice" {
+			return errors.New("not alice")
+		}
+		return nil
 	}, Public: true})
 	k.r.Channel("/down", wsroute.ChannelConfig{Public: true, Authenticator: wsroute.AuthenticatorFunc(func(context.Context, *wsroute.Channel) error {
 		return wsroute.NewError(wsroute.CodeUnavailable, "down for maintenance")

@@ -205,8 +205,11 @@ func newSoakRouter(l *ledger, st *serverStats, obs *wsroute.Observer, logs *coun
 
 	lobby := r.Channel("/lobby", wsroute.ChannelConfig{
 		Name: "lobby", Public: true,
-		Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
-			return c.Query().Get("deny") == ""
+		Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) error {
+			if c.Query().Get("deny") != "" {
+				return errors.New("denied by ?deny")
+			}
+			return nil
 		},
 		OnConnect:    l.onConnect(lobbyConnect),
 		OnDisconnect: l.onDisconnect,
@@ -227,7 +230,7 @@ func newSoakRouter(l *ledger, st *serverStats, obs *wsroute.Observer, logs *coun
 	wsroute.Handle(lobby, "echo", func(_ context.Context, _ *wsroute.Channel, in echoMsg) (echoMsg, error) {
 		return in, nil
 	}, public)
-	wsroute.HandleDefault(lobby, func(_ context.Context, _ *wsroute.Channel, m *wsroute.Message) (defaultOut, error) {
+	wsroute.HandleDefaultReply(lobby, func(_ context.Context, _ *wsroute.Channel, m *wsroute.Message) (defaultOut, error) {
 		return defaultOut{Default: true, JSON: m.IsJSON(), Len: len(m.Data())}, nil
 	}, public)
 	return r

@@ -31,10 +31,14 @@ type echoOut struct {
 }
 
 // notBanned is the route's session-based permission.
-func notBanned(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
-	u, ok := wsroute.SessionAs[user](c)
-	return ok && !u.Banned
+func notBanned(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) error {
+	if u, ok := wsroute.SessionAs[user](c); !ok || u.Banned {
+		return errBanned
+	}
+	return nil
 }
+
+var errBanned = wsroute.NewError(wsroute.CodeForbidden, "banned")
 
 // checkToken accepts tokens "user-<id>" and sets the session.
 func checkToken(_ context.Context, c *wsroute.Channel, token string) error {

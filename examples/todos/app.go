@@ -175,7 +175,7 @@ func (a *app) routeTodos() {
 	// requires a session, which is checked before the schema.
 	wsroute.Handle(ch, "subscribe", a.subscribe, wsroute.RouteConfig{Schema: schema("topic")})
 	wsroute.Handle(ch, "unsubscribe", a.unsubscribe, wsroute.RouteConfig{Schema: schema("topic")})
-	wsroute.HandleDefault(ch, echo) // requires a session, like every route but auth and logout
+	wsroute.HandleDefaultReply(ch, echo) // requires a session, like every route but auth and logout
 }
 
 // auth logs the channel in (or switches user). An unknown token answers
@@ -279,9 +279,11 @@ func echo(_ context.Context, _ *wsroute.Channel, m *wsroute.Message) (echoOut, e
 func (a *app) routeAdmin() {
 	ch := a.router.Channel("/admin", wsroute.ChannelConfig{
 		Name: "admin",
-		Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) bool {
-			u, ok := wsroute.SessionAs[user](c)
-			return ok && u.ID == "alice"
+		Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) error {
+			if u, ok := wsroute.SessionAs[user](c); !ok || u.ID != "alice" {
+				return wsroute.NewError(wsroute.CodeForbidden, "only alice may administer")
+			}
+			return nil
 		},
 		OnConnect: func(ctx context.Context, c *wsroute.Channel) error {
 			return c.Send(ctx, map[string]any{"connected": true, "admin": true})

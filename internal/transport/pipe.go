@@ -93,6 +93,13 @@ func (e *End) Write(ctx context.Context, typ websocket.MessageType, p []byte) er
 	return nil
 }
 
+// Unread returns how many frames written by the peer this end has not read.
+func (e *End) Unread() int {
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	return len(e.in)
+}
+
 // Written returns how many frames this end has written.
 func (e *End) Written() uint64 {
 	e.p.mu.Lock()

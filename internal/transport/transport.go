@@ -32,6 +32,7 @@ type Hook struct {
 	// Set by wsroute before Opened is closed.
 	Channel  any                                               // the *wsroute.Channel
 	WaitIdle func(ctx context.Context, delivered uint64) error // see wsroute's Channel.waitIdle
+	Settle   func(ctx context.Context) error                   // see wsroute's Router.settle
 	Opened   chan struct{}                                     // closed by wsroute after OnConnect
 }
 

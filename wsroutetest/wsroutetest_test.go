@@ -109,7 +109,9 @@ func newKit(t testing.TB, more func(ch *wsroute.ChannelRoute)) *kit {
 	wsroute.Handle(ch, "echo", func(_ context.Context, _ *wsroute.Channel, in map[string]any) (map[string]any, error) {
 		return in, nil
 	}, public)
-	wsroute.Handle(ch, "push", func(ctx context.Context, c *wsroute.Channel, in struct{ N int }) (*struct{}, error) {
+	wsroute.Handle(ch, "push", func(ctx context.Context, c *wsroute.Channel, in struct {
+		N int `json:"n"`
+	}) (*struct{}, error) {
 		for i := range in.N {
 			if err := c.Send(ctx, map[string]int{"push": i}); err != nil {
 				return nil, err

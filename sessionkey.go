@@ -119,11 +119,16 @@ func (r *Router) deliverControl(data []byte) {
 	r.applyControl(op)
 }
 
-// subscribeControl subscribes this node to the control topic, in the
-// background (the broker may wait on the network): New must not block.
+// subscribeControl subscribes this node to the control topic: at once with
+// the in-memory broker, which never waits, and in the background with
+// others, which may wait on the network (New must not block).
 func (h *hub) subscribeControl() {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stopControl = cancel
+	if _, ok := h.broker.(*MemoryBroker); ok {
+		_ = h.broker.Subscribe(ctx, h.r.node, controlTopic)
+		return
+	}
 	h.bg.Add(1)
 	go func() {
 		defer h.bg.Done()

@@ -131,4 +131,3 @@ func TestSubscribers(t *testing.T) {
 	assert.Equal(t, []string{a.Channel().ID()}, ids(r.Subscribers("room")))
 	assert.Empty(t, r.Subscribers("none"))
 }
-

@@ -59,6 +59,19 @@
 // what is left is dropped and Shutdown returns ctx.Err() at once. Every
 // user callback runs under recover.
 //
+// # Sessions, users and per-connection values
+//
+// A session is set at open or by a handler and read with SessionAs; a
+// failed message undoes its own session change, never someone else's.
+// Local keys hold typed per-connection values (a room, a cursor) from the
+// open lifecycle to OnDisconnect, and the values open middleware puts in
+// its context stay in the channel's context. With Options.SessionKey the
+// Router indexes channels by user: ChannelsOf, and CloseChannelsOf and
+// SendToChannelsOf on every node through the Broker. Permissions return an
+// error that may say why; OnDisconnect's CloseInfo carries the last
+// session, and the exported Status and Reason constants describe every
+// close.
+//
 // # Testing
 //
 // Package wsroutetest opens channels on a Router in memory, through the same

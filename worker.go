@@ -82,29 +82,17 @@ func (c *Channel) runnerOn(gid uint64) *Message {
 // and written every reply, or has closed (or, closing, has written its close
 // frame: ErrClosed). wsroutetest's Flush uses it.
 func (c *Channel) waitIdle(ctx context.Context, written uint64) error {
-	stop := context.AfterFunc(ctx, func() {
-		c.mu.Lock()
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	})
-	defer stop()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.idleWaiters++
-	defer func() { c.idleWaiters-- }()
-	for {
+	var closed bool
+	err := c.waitFor(ctx, func() bool {
 		idle := c.received >= written && c.inQ.len() == 0 && c.workers == 0 && !c.writing
-		switch st := c.state.Load(); {
-		case st == stateClosed, st == stateClosing && idle: // closing and idle: the close frame is out
-			return ErrClosed
-		case idle:
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c.cond.Wait()
+		st := c.state.Load()
+		closed = st == stateClosed || st == stateClosing && idle // closing and idle: the close frame is out
+		return closed || idle
+	})
+	if err == nil && closed {
+		return ErrClosed
 	}
+	return err
 }
 
 // settle waits until the whole Router is quiet: every channel has read what
@@ -119,8 +107,13 @@ func (r *Router) settle(ctx context.Context) error {
 	for {
 		cur := make(map[*Channel]uint64)
 		for _, c := range r.snapshot(true) {
-			n, err := c.waitQuiet(ctx)
-			if err != nil {
+			var n uint64
+			if err := c.waitFor(ctx, func() bool {
+				n = c.received + c.pushed
+				st := c.state.Load()
+				return st == stateClosed || st == stateOpening ||
+					c.inQ.len() == 0 && c.workers == 0 && !c.writing && c.unreadLocked() == 0
+			}); err != nil {
 				return err
 			}
 			cur[c] = n
@@ -132,10 +125,10 @@ func (r *Router) settle(ctx context.Context) error {
 	}
 }
 
-// waitQuiet waits until the channel has nothing unread, queued, running or
-// being written, or is closed, and returns how many frames it has read and
-// been sent so far.
-func (c *Channel) waitQuiet(ctx context.Context) (uint64, error) {
+// waitFor waits, under mu, until done reports true or ctx ends. Workers,
+// the writer, the reader and state changes wake it (they broadcast on cond
+// while someone waits).
+func (c *Channel) waitFor(ctx context.Context, done func() bool) error {
 	stop := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
 		c.cond.Broadcast()
@@ -146,18 +139,13 @@ func (c *Channel) waitQuiet(ctx context.Context) (uint64, error) {
 	defer c.mu.Unlock()
 	c.idleWaiters++
 	defer func() { c.idleWaiters-- }()
-	for {
-		if st := c.state.Load(); st == stateClosed || st == stateOpening {
-			return c.received + c.pushed, nil
-		}
-		if c.inQ.len() == 0 && c.workers == 0 && !c.writing && c.unreadLocked() == 0 {
-			return c.received + c.pushed, nil
-		}
+	for !done() {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return err
 		}
 		c.cond.Wait()
 	}
+	return nil
 }
 
 // unreadLocked returns how many frames wait unread on an in-memory

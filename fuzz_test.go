@@ -21,6 +21,8 @@ func FuzzHandleFrame(f *testing.F) {
 		`{"action":"echo","ref":{}}`,
 		`{"action":"\u0065cho","ref":1e400,"title":"\ud800"}`,
 		`[`, `"x"`, `{}`, `{"action":7}`, ` {"ref" : -0.0 , "action":"map"} `,
+		`{"action":"nested","items":[{"name":"a"},{"NAME":"b"}],"m":{"k":{"x":1,"y":2}}}`,
+		`{"action":"nested","\u0069tems":[],"M":{}}`,
 	} {
 		f.Add(s)
 	}
@@ -33,6 +35,17 @@ func FuzzHandleFrame(f *testing.F) {
 	wsroute.Handle(ch, "map", func(_ context.Context, _ *wsroute.Channel, in map[string]any) (map[string]any, error) {
 		return in, nil
 	}, public)
+	type nestedIn struct {
+		Items []struct {
+			Name string `json:"name"`
+		} `json:"items"`
+		M map[string]struct {
+			X int `json:"x"`
+		} `json:"m"`
+	}
+	wsroute.Handle(ch, "nested", func(_ context.Context, _ *wsroute.Channel, in nestedIn) (nestedIn, error) {
+		return in, nil
+	}, wsroute.RouteConfig{Public: true, StrictFields: true})
 	f.Cleanup(func() { _ = r.Shutdown(context.Background()) })
 	f.Fuzz(func(t *testing.T, frame string) {
 		c, err := wsroutetest.Dial(context.Background(), r, "/f", nil)

@@ -1,6 +1,7 @@
 package wsroute
 
 import (
+	"bytes"
 	"reflect"
 	"strconv"
 	"strings"
@@ -57,59 +58,101 @@ func decodesItself(t reflect.Type) bool {
 }
 
 // checkInput checks a routed frame's input: the frame's members but the
-// route key and the ref.
+// route key and the ref. It does not allocate unless it refuses.
 func (g *keyGuard) checkInput(frameData []byte, routeKey, refKey string) *Detail {
 	if g == nil {
 		return nil
 	}
-	var d *Detail
-	frame.Members(frameData, func(key string, kind frame.Kind, val []byte) bool {
-		if key == routeKey || key == refKey {
-			return true
+	var it frame.ObjectIter
+	for ok := it.Reset(frameData); ok && it.Next(); {
+		body, esc := it.Key()
+		if !esc && (string(body) == routeKey || string(body) == refKey) {
+			continue
 		}
-		d = g.member(key, kind, val, "")
-		return d == nil
-	})
-	return d
+		if esc {
+			if k := it.KeyString(); k == routeKey || k == refKey {
+				continue
+			}
+		}
+		if d := g.member(&it, nil); d != nil {
+			return d
+		}
+	}
+	return nil
 }
 
-// check checks the JSON value v against the guard; ptr is v's pointer.
-func (g *keyGuard) check(kind frame.Kind, v []byte, ptr string) *Detail {
+// jsonPath is the JSON pointer to a value, built only when a check fails.
+type jsonPath struct {
+	parent *jsonPath
+	key    string // the member's key, or
+	index  int    // the element's index when key is "" and isIndex
+	elem   bool
+}
+
+func (p *jsonPath) String() string {
+	if p == nil {
+		return ""
+	}
+	if p.elem {
+		return p.parent.String() + "/" + strconv.Itoa(p.index)
+	}
+	return p.parent.String() + "/" + escapePointer(p.key)
+}
+
+// check checks the JSON value v of the given kind against the guard; at is
+// where v is.
+func (g *keyGuard) check(kind frame.Kind, v []byte, at *jsonPath) *Detail {
 	if g == nil {
 		return nil
 	}
-	var d *Detail
 	switch kind {
 	case frame.Object:
-		frame.Members(v, func(key string, kind frame.Kind, val []byte) bool {
-			d = g.member(key, kind, val, ptr)
-			return d == nil
-		})
+		var it frame.ObjectIter
+		for ok := it.Reset(v); ok && it.Next(); {
+			if d := g.member(&it, at); d != nil {
+				return d
+			}
+		}
 	case frame.Array:
-		frame.Elements(v, func(i int, kind frame.Kind, val []byte) bool {
-			d = g.elem.check(kind, val, ptr+"/"+strconv.Itoa(i))
-			return d == nil
-		})
+		var it frame.ArrayIter
+		for ok := it.Reset(v); ok && it.Next(); {
+			if d := g.elem.check(it.Kind(), it.Value(), &jsonPath{parent: at, index: it.Index(), elem: true}); d != nil {
+				return d
+			}
+		}
 	}
-	return d
+	return nil
 }
 
-// member checks one member of an object decoded with this guard.
-func (g *keyGuard) member(key string, kind frame.Kind, val []byte, ptr string) *Detail {
-	at := ptr + "/" + escapePointer(key)
-	if g.fields == nil { // a map type: every key is an element
-		return g.elem.check(kind, val, at)
+// member checks the member it is at, in an object decoded with this guard.
+func (g *keyGuard) member(it *frame.ObjectIter, at *jsonPath) *Detail {
+	body, esc := it.Key()
+	key := ""
+	if esc {
+		key = it.KeyString()
+		body = []byte(key)
 	}
-	if fg, ok := g.fields[key]; ok {
-		return fg.check(kind, val, at)
+	if g.fields == nil { // a map type: every key is an element
+		if g.elem == nil {
+			return nil
+		}
+		return g.elem.check(it.Kind(), it.Value(), &jsonPath{parent: at, key: string(body)})
+	}
+	if fg, ok := g.fields[string(body)]; ok {
+		if fg == nil {
+			return nil
+		}
+		return fg.check(it.Kind(), it.Value(), &jsonPath{parent: at, key: string(body)})
 	}
 	for name := range g.fields {
-		if strings.EqualFold(name, key) {
-			return &Detail{Pointer: at, Message: "property " + quote(key) + " differs from " + quote(name) + " only by case"}
+		if bytes.EqualFold([]byte(name), body) {
+			p := &jsonPath{parent: at, key: string(body)}
+			return &Detail{Pointer: p.String(), Message: "property " + quote(string(body)) + " differs from " + quote(name) + " only by case"}
 		}
 	}
 	if g.strict {
-		return &Detail{Pointer: at, Message: "unknown property " + quote(key)}
+		p := &jsonPath{parent: at, key: string(body)}
+		return &Detail{Pointer: p.String(), Message: "unknown property " + quote(string(body))}
 	}
 	return nil
 }

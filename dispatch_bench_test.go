@@ -229,6 +229,7 @@ func BenchmarkStage(b *testing.B) {
 	delete(input, cr.cfg.RouteKey)
 	delete(input, cr.cfg.RefKey)
 	inPlan := inputPlanFor[benchEchoIn]("bench", cr.cfg.RouteKey, cr.cfg.RefKey)
+	guard := newKeyGuard(reflect.TypeFor[benchEchoIn](), false, 0)
 	outPlan := outputPlanFor[benchEchoOut]("bench", cr.cfg.RouteKey, cr.cfg.RefKey)
 	handler := benchEcho // called through a func value, as the route does
 	m := newMsg()
@@ -252,7 +253,7 @@ func BenchmarkStage(b *testing.B) {
 		{"auth", func() error { return authStage(ctx, c, nil, false) }},
 		{"permissions", func() error { return permissionStage(ctx, c, m, benchNotBanned) }},
 		{"validate", func() error { return validateStage(m, sch) }},
-		{"keys", func() error { return keyStage(m, newKeyGuard(reflect.TypeFor[benchEchoIn](), false, 0)) }},
+		{"keys", func() error { return keyStage(m, guard) }},
 		{"validate-decode-any", func() error { _, err := schema.Decode(benchFrame); return err }},
 		{"validate-jsonschema", func() error {
 			if d := sch.Validate(input); d != nil {

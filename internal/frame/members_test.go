@@ -34,11 +34,15 @@ func TestMembersAndElements(t *testing.T) {
 	}
 
 	var elems []string
-	if !Elements([]byte(` [ 1, {"a":[]} ,"x",[ ] ] `), func(i int, kind Kind, val []byte) bool {
-		elems = append(elems, kind.String()+":"+string(val))
-		return true
-	}) {
-		t.Fatal("Elements: not an array")
+	var a ArrayIter
+	if !a.Reset([]byte(` [ 1, {"a":[]} ,"x",[ ] ] `)) {
+		t.Fatal("ArrayIter: not an array")
+	}
+	for a.Next() {
+		if a.Index() != len(elems) {
+			t.Errorf("index %d at element %d", a.Index(), len(elems))
+		}
+		elems = append(elems, a.Kind().String()+":"+string(a.Value()))
 	}
 	wantElems := []string{"number:1", `object:{"a":[]}`, `string:"x"`, "array:[ ]"}
 	if len(elems) != len(wantElems) {
@@ -49,8 +53,32 @@ func TestMembersAndElements(t *testing.T) {
 			t.Errorf("element %d: got %q, want %q", i, elems[i], wantElems[i])
 		}
 	}
-	if !Elements([]byte(`[]`), func(int, Kind, []byte) bool { t.Error("element of []"); return true }) {
-		t.Error("Elements refused []")
+	if !a.Reset([]byte(`[]`)) || a.Next() {
+		t.Error("ArrayIter on []")
+	}
+	var o ObjectIter
+	if !o.Reset([]byte(`{"\u0041b":1}`)) || !o.Next() {
+		t.Fatal("ObjectIter")
+	}
+	if body, esc := o.Key(); string(body) != `\u0041b` || !esc || o.KeyString() != "Ab" {
+		t.Errorf("Key %q %v, KeyString %q", body, esc, o.KeyString())
+	}
+
+}
+
+func TestIterDoesNotAllocate(t *testing.T) { // not parallel: AllocsPerRun
+	obj := []byte(`{"a":1,"b":{"x":[1,2,{"y":null}]},"c":"s"}`)
+	if n := testing.AllocsPerRun(100, func() {
+		var o ObjectIter
+		for ok := o.Reset(obj); ok && o.Next(); {
+			_, _ = o.Key()
+			var a ArrayIter
+			for ok := a.Reset(o.Value()); ok && a.Next(); {
+				_ = a.Value()
+			}
+		}
+	}); n != 0 {
+		t.Errorf("a walk allocates %v times", n)
 	}
 }
 

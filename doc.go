@@ -84,13 +84,11 @@
 //
 //	import (
 //		"context"
-//		"errors"
 //		"log"
 //		"net/http"
 //		"os"
 //		"os/signal"
 //		"syscall"
-//		"time"
 //
 //		"github.com/wsroute/wsroute"
 //	)
@@ -109,24 +107,10 @@
 //		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 //		defer stop()
 //		srv := &http.Server{Addr: "127.0.0.1:8080", Handler: r}
-//		// http.Server.Shutdown does not see upgraded (hijacked) connections:
-//		// shut the Router down when it begins, within the same grace period.
-//		routerDone := make(chan error, 1)
-//		srv.RegisterOnShutdown(func() {
-//			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-//			defer cancel()
-//			routerDone <- r.Shutdown(sctx)
-//		})
-//		serveErr := make(chan error, 1)
-//		go func() { serveErr <- srv.ListenAndServe() }()
-//		select {
-//		case err := <-serveErr:
-//			log.Fatal(err)
-//		case <-ctx.Done():
-//		}
-//		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-//		defer cancel()
-//		if err := errors.Join(srv.Shutdown(sctx), <-routerDone); err != nil {
+//		// Serve until a signal, then shut the server and the Router down
+//		// together (http.Server.Shutdown alone does not see upgraded
+//		// connections), within Options.ShutdownTimeout.
+//		if err := wsroute.Serve(ctx, srv, r); err != nil {
 //			log.Fatal(err)
 //		}
 //	}

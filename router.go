@@ -60,8 +60,8 @@ type Options struct {
 // message routes with Handle) before serving; then it is safe for concurrent
 // use.
 //
-// http.Server.Shutdown does not see upgraded connections: call
-// Router.Shutdown, for example from http.Server.RegisterOnShutdown.
+// http.Server.Shutdown does not see upgraded connections: serve with Serve
+// (or ServeListener), which shuts the server and the Router down together.
 type Router struct {
 	opts   Options
 	limits Limits // Router-wide, defaults filled; ChannelRoute.limits derive from it
@@ -262,8 +262,8 @@ func (r *Router) snapshot(all bool) []*Channel {
 // that channel, whose teardown then completes after the callback returns;
 // it cannot deadlock on itself.
 //
-// http.Server.Shutdown does not see upgraded connections: wire both, as
-// examples/todos does.
+// http.Server.Shutdown does not see upgraded connections: Serve calls both
+// within one deadline.
 func (r *Router) Shutdown(ctx context.Context) error {
 	self := r.caller(ctx)
 	r.mu.Lock()

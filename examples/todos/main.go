@@ -20,7 +20,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -51,10 +50,6 @@ func newBroker(name, redisAddr, natsURL string, logger *slog.Logger) (wsroute.Br
 	return nil, fmt.Errorf("unknown -broker %q: want memory, redis or nats", name)
 }
 
-// shutdownGrace bounds how long running handlers and open requests may take
-// to finish once a shutdown signal arrives.
-const shutdownGrace = 10 * time.Second
-
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	debug := flag.Bool("debug", false, "log at debug level")
@@ -79,56 +74,30 @@ func main() {
 	}
 }
 
-// run serves the app on addr until SIGINT or SIGTERM, then shuts down.
+// run serves the app on addr until SIGINT or SIGTERM, then shuts the HTTP
+// server and the Router down together, within the Router's
+// Options.ShutdownTimeout (10 s): running handlers and open requests finish,
+// WebSockets get a 1001 close frame.
 func run(addr string, logger *slog.Logger, broker wsroute.Broker) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, func() {
+		stop() // a second signal now kills the process the default way
+		logger.Info("shutting down")
+	})
 
 	a, handler := newApp(logger, broker)
 	srv := &http.Server{
-		Addr:              addr,
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	// http.Server.Shutdown closes listeners and idle connections and waits
-	// for active requests, but upgraded WebSockets were hijacked from the
-	// server: it no longer tracks them, so it would neither close them nor
-	// wait for them. Router.Shutdown does that (close frame 1001, running
-	// handlers finish), and RegisterOnShutdown starts it when srv.Shutdown
-	// begins. The hook runs in its own goroutine that srv.Shutdown does not
-	// wait for, so routerDone tells run when it has finished.
-	routerDone := make(chan error, 1)
-	srv.RegisterOnShutdown(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-		defer cancel()
-		routerDone <- a.router.Shutdown(sctx)
-	})
-
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	logger.Info("todos listening", "url", "http://"+ln.Addr().String()+"/")
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	select {
-	case err := <-serveErr:
-		return err // Serve failed before any shutdown was asked for
-	case <-ctx.Done():
-	}
-	stop() // a second signal now kills the process the default way
-	logger.Info("shutting down")
-
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	httpErr := srv.Shutdown(sctx)
-	routerErr := <-routerDone
-	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
-		httpErr = errors.Join(httpErr, err)
-	}
-	if err := errors.Join(httpErr, routerErr); err != nil {
+	if err := wsroute.ServeListener(ctx, ln, srv, a.router); err != nil {
 		return err
 	}
 	logger.Info("stopped")

@@ -114,6 +114,14 @@ type CloseInfo struct {
 	Session any
 }
 
+// Shutdown reports whether this server's Router.Shutdown closed the
+// channel: its client did not leave, it will reconnect (perhaps to another
+// node), so an app need not announce it gone. A peer's own 1001 (a browser
+// leaving the page, even one quoting ReasonShutdown) is a real leave.
+func (i CloseInfo) Shutdown() bool {
+	return !i.ByPeer && i.Code == StatusGoingAway && i.Reason == ReasonShutdown
+}
+
 // Close closes the channel gracefully with code and reason, meaning "stop
 // now" (a kick, a revocation): the contexts of its running handlers are
 // cancelled at once, no new message is handled, every push is refused with

@@ -32,6 +32,18 @@ type RateLimit struct {
 	Window time.Duration
 }
 
+// RouteRateLimit is a route's own token bucket, per connection
+// (RouteConfig.RateLimit). Its refusals are rate_limited errors with
+// retryAfterMs, like the channel's, and count towards the channel's flood
+// rule (RateLimit.MaxRefused within Window).
+type RouteRateLimit struct {
+	// Rate is the sustained messages per second; zero or negative: no
+	// limit of the route's own.
+	Rate float64
+	// Burst is the bucket's size. Default: Rate, at least 1.
+	Burst int
+}
+
 // over returns l with each zero field taken from base.
 func (l RateLimit) over(base RateLimit) RateLimit {
 	l.Rate = pick(l.Rate, base.Rate)

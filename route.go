@@ -38,7 +38,9 @@ type ChannelConfig struct {
 
 	// OnConnect runs after the upgrade and before the first message is read:
 	// nothing reaches a handler before it returns. An error closes the
-	// channel with 1011 (and OnDisconnect does not run).
+	// channel with 1011, and OnDisconnect does not run: make the steps that
+	// can fail (Subscribe, say) before any state change that OnDisconnect
+	// would undo (a join announced to a room).
 	OnConnect func(ctx context.Context, c *Channel) error
 	// OnDisconnect runs exactly once for every channel whose OnConnect
 	// returned nil, however the channel closed, after its last handler
@@ -76,10 +78,8 @@ type RouteConfig struct {
 	Cost int
 	// RateLimit, when its Rate is positive, gives the route a token bucket
 	// of its own, per connection, besides the channel's: "say" at 1/s
-	// while "history" stays free. Burst defaults to Rate (at least 1);
-	// refusals count towards the channel's flood rule (MaxRefused within
-	// Window). Default: none.
-	RateLimit RateLimit
+	// while "history" stays free. Default: none.
+	RateLimit RouteRateLimit
 	// StrictFields refuses input keys that name no field of the handler's
 	// input type (invalid, with a pointer to the key), as a schema with
 	// "additionalProperties": false would. Default false: unknown keys are
@@ -109,7 +109,7 @@ type ChannelRoute struct {
 type route struct {
 	name  string     // "" for the default handler
 	cost  int        // tokens of the channel's bucket per message
-	limit *RateLimit // the route's own rate limit, or nil
+	limit *RouteRateLimit // the route's own rate limit, or nil
 	slot  int        // with limit: index of the route's bucket in Channel.routeBuckets
 	chain Handler
 }

@@ -22,7 +22,7 @@ func TestRouteRateLimit(t *testing.T) {
 		ch := r.Channel("/c", wsroute.ChannelConfig{Public: true})
 		public := wsroute.RouteConfig{Public: true}
 		say := public
-		say.RateLimit = wsroute.RateLimit{Rate: 1, Burst: 2}
+		say.RateLimit = wsroute.RouteRateLimit{Rate: 1, Burst: 2}
 		wsroute.Handle(ch, "say", noop[struct{}, *struct{}], say)
 		wsroute.Handle(ch, "history", noop[struct{}, *struct{}], public)
 		alice := wsroutetest.MustDial(t, r, "/c", nil)

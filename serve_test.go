@@ -67,3 +67,24 @@ func TestCloseCodes(t *testing.T) {
 	assert.Equal(t, wsroute.StatusCode(-1), wsroute.CloseStatus(context.Canceled))
 	assert.Equal(t, wsroute.StatusGoingAway, wsroute.CloseStatus(websocket.CloseError{Code: 1001}))
 }
+
+// CloseInfo.Shutdown: only this server's own shutdown counts, not a peer's
+// 1001 or another close.
+func TestCloseInfoShutdown(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		info wsroute.CloseInfo
+		want bool
+	}{
+		{"Router.Shutdown", wsroute.CloseInfo{Code: wsroute.StatusGoingAway, Reason: wsroute.ReasonShutdown}, true},
+		{"browser leaving the page", wsroute.CloseInfo{Code: wsroute.StatusGoingAway, ByPeer: true}, false},
+		{"peer quoting the reason", wsroute.CloseInfo{Code: wsroute.StatusGoingAway, Reason: wsroute.ReasonShutdown, ByPeer: true}, false},
+		{"session expired", wsroute.CloseInfo{Code: wsroute.StatusSessionExpired, Reason: wsroute.ReasonSessionExpired}, false},
+		{"kicked", wsroute.CloseInfo{Code: wsroute.StatusPolicyViolation, Reason: "kicked by alice"}, false},
+		{"connection lost", wsroute.CloseInfo{Code: -1, Reason: wsroute.ReasonConnectionLost, ByPeer: true}, false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.info.Shutdown(), tt.name)
+	}
+}

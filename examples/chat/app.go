@@ -172,7 +172,7 @@ var (
 // sayLimit lets one connection say three things at once, then one a second.
 // Refusals carry retryAfterMs. Other routes are bound only by the channel's
 // default rate limit.
-var sayLimit = wsroute.RateLimit{Rate: 1, Burst: 3}
+var sayLimit = wsroute.RouteRateLimit{Rate: 1, Burst: 3}
 
 // routeRooms registers the /rooms/{room} channel and its routes. Opening it
 // requires a session (a token in the request): the channel and every route
@@ -237,18 +237,12 @@ func (a *app) leave(ctx context.Context, c *wsroute.Channel, info wsroute.CloseI
 	if !joined || !ok {
 		return
 	}
-	if a.hall.leave(r, m.User) && !shuttingDown(info) {
+	// A channel closed by this server's shutdown did not leave: its client
+	// will reconnect, perhaps to another node, and the members elsewhere
+	// must not see it leave and join again.
+	if a.hall.leave(r, m.User) && !info.Shutdown() {
 		a.announce(ctx, nil, r, event{Event: "left", User: m.User})
 	}
-}
-
-// shuttingDown reports whether the channel closed because this server is
-// shutting down (Router.Shutdown, which wsroute.Serve calls). Its members
-// did not leave: they will reconnect, perhaps to another node, and the
-// members on the other nodes must not see them leave and join again. A
-// peer's own 1001 (a browser leaving the page) is a real leave, hence ByPeer.
-func shuttingDown(info wsroute.CloseInfo) bool {
-	return !info.ByPeer && info.Code == wsroute.StatusGoingAway && info.Reason == wsroute.ReasonShutdown
 }
 
 // announce publishes ev to the room's members but from (nil: all). A failed

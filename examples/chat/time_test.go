@@ -97,24 +97,3 @@ func TestShutdown(t *testing.T) {
 	assert.Equal(t, wsroute.StatusGoingAway, wsroute.CloseStatus(err), "%v", err)
 	nothing(t, bob)
 }
-
-// TestShuttingDown: only this server's own shutdown counts, not a peer's
-// 1001 or another close.
-func TestShuttingDown(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		info wsroute.CloseInfo
-		want bool
-	}{
-		{"Router.Shutdown", wsroute.CloseInfo{Code: wsroute.StatusGoingAway, Reason: wsroute.ReasonShutdown}, true},
-		{"browser leaving the page", wsroute.CloseInfo{Code: wsroute.StatusGoingAway, ByPeer: true}, false},
-		{"peer quoting the reason", wsroute.CloseInfo{Code: wsroute.StatusGoingAway, Reason: wsroute.ReasonShutdown, ByPeer: true}, false},
-		{"session expired", wsroute.CloseInfo{Code: wsroute.StatusSessionExpired, Reason: wsroute.ReasonSessionExpired}, false},
-		{"kicked", wsroute.CloseInfo{Code: wsroute.StatusPolicyViolation, Reason: "kicked by alice"}, false},
-		{"connection lost", wsroute.CloseInfo{Code: -1, Reason: wsroute.ReasonConnectionLost, ByPeer: true}, false},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, shuttingDown(tt.info), tt.name)
-	}
-}

@@ -107,10 +107,10 @@ type ChannelRoute struct {
 
 // route is one message route, ready to run.
 type route struct {
-	name  string     // "" for the default handler
-	cost  int        // tokens of the channel's bucket per message
+	name  string          // "" for the default handler
+	cost  int             // tokens of the channel's bucket per message
 	limit *RouteRateLimit // the route's own rate limit, or nil
-	slot  int        // with limit: index of the route's bucket in Channel.routeBuckets
+	slot  int             // with limit: index of the route's bucket in Channel.routeBuckets
 	chain Handler
 }
 

@@ -110,7 +110,8 @@ func (c *Channel) waitIdle(ctx context.Context, written uint64) error {
 // settle waits until the whole Router is quiet: every channel has read what
 // its peer sent (on in-memory connections, which can tell), handled it and
 // written every frame — its own replies and what other channels' handlers
-// pushed to it — or has closed. It ends after two passes over every channel
+// pushed to it — or has closed and ended its teardown (OnDisconnect, which
+// may push to others, too). It ends after two passes over every channel
 // that find each quiet and none of them having read or been sent anything
 // in between: no handler ran meanwhile that could have pushed to a channel
 // already looked at. wsroutetest's Settle uses it.
@@ -119,11 +120,16 @@ func (r *Router) settle(ctx context.Context) error {
 	for {
 		cur := make(map[*Channel]uint64)
 		for _, c := range r.snapshot(true) {
-			n, err := c.waitQuiet(ctx)
+			n, closed, err := c.waitQuiet(ctx)
+			if err == nil && closed {
+				err = r.waitGone(ctx, c)
+			}
 			if err != nil {
 				return err
 			}
-			cur[c] = n
+			if !closed {
+				cur[c] = n
+			}
 		}
 		if maps.Equal(prev, cur) {
 			return nil
@@ -133,9 +139,9 @@ func (r *Router) settle(ctx context.Context) error {
 }
 
 // waitQuiet waits until the channel has nothing unread, queued, running or
-// being written, or is closed, and returns how many frames it has read and
-// been sent so far.
-func (c *Channel) waitQuiet(ctx context.Context) (uint64, error) {
+// being written, or is closed (closed is then true), and returns how many
+// frames it has read and been sent so far.
+func (c *Channel) waitQuiet(ctx context.Context) (n uint64, closed bool, err error) {
 	stop := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
 		c.cond.Broadcast()
@@ -147,24 +153,28 @@ func (c *Channel) waitQuiet(ctx context.Context) (uint64, error) {
 	c.idleWaiters++
 	defer func() { c.idleWaiters-- }()
 	for {
-		if st := c.state.Load(); st == stateClosed || st == stateOpening {
-			return c.received + c.pushed, nil
-		}
-		if c.inQ.len() == 0 && c.workers == 0 && !c.writing && c.unreadLocked() == 0 {
-			return c.received + c.pushed, nil
+		switch st := c.state.Load(); {
+		case st == stateClosed:
+			return 0, true, nil
+		case st == stateOpening,
+			c.inQ.len() == 0 && c.workers == 0 && !c.writing && !c.unreadLocked():
+			return c.received + c.pushed, false, nil
 		}
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		c.cond.Wait()
 	}
 }
 
-// unreadLocked returns how many frames wait unread on an in-memory
-// connection (0 on a network one, which cannot tell).
-func (c *Channel) unreadLocked() int {
-	if u, ok := c.conn.(interface{ Unread() int }); ok {
-		return u.Unread()
+// unreadLocked reports whether the peer has written frames that the reader
+// has not delivered yet, on an in-memory connection (never on a network
+// one, which cannot tell). It compares with received rather than asking
+// what the pipe still holds, which would miss a frame the reader has taken
+// from the pipe and not yet queued.
+func (c *Channel) unreadLocked() bool {
+	if p, ok := c.conn.(interface{ PeerWritten() uint64 }); ok {
+		return c.received < p.PeerWritten()
 	}
-	return 0
+	return false
 }

@@ -183,6 +183,6 @@ func ExampleAllOf() {
 	_ = r.Shutdown(ctx)
 	// Output:
 	// "": wsroutetest: opening refused with 401 unauthenticated: authentication required
-	// "guest": wsroutetest: opening refused with 403 forbidden: permission denied
+	// "guest": wsroutetest: opening refused with 403 forbidden: admins only
 	// "admin": <nil>
 }

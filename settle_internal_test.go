@@ -18,19 +18,25 @@ import (
 	"github.com/wsroute/wsroute/internal/transport"
 )
 
-// stallRead is the server end of an in-memory pipe whose first successful
-// Read stops after taking the frame from the pipe and before returning it to
-// the reader: popped is closed, then it waits for release.
+// stallRead is the server end of an in-memory pipe whose first Read that
+// returns a frame (or, with onError, an error) stops after taking it from
+// the pipe and before returning it to the reader: popped is closed, then it
+// waits for release.
 type stallRead struct {
 	*transport.End
+	onError bool
 	popped  chan struct{}
 	release chan struct{}
 	once    sync.Once
 }
 
+func newStallRead(end *transport.End, onError bool) *stallRead {
+	return &stallRead{End: end, onError: onError, popped: make(chan struct{}), release: make(chan struct{})}
+}
+
 func (s *stallRead) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
 	typ, b, err := s.End.Read(ctx)
-	if err == nil {
+	if (err != nil) == s.onError {
 		s.once.Do(func() {
 			close(s.popped)
 			<-s.release
@@ -75,7 +81,7 @@ func TestSettle(t *testing.T) {
 				return nil, c.Router().Publish(ctx, "room", "hello", PublishOptions{})
 			}, RouteConfig{Public: true})
 			serverA, clientA := transport.NewPipe()
-			stall := &stallRead{End: serverA, popped: make(chan struct{}), release: make(chan struct{})}
+			stall := newStallRead(serverA, false)
 			_, doneA := trustDial(t, r, stall)
 			serverB, clientB := transport.NewPipe()
 			b, doneB := trustDial(t, r, serverB)
@@ -133,6 +139,43 @@ func TestSettle(t *testing.T) {
 			default:
 			}
 			close(gate)
+			<-doneA
+			if !early {
+				require.NoError(t, <-settled)
+				assert.Equal(t, []string{`{"topic":"room","data":"left"}`}, unread(t, clientB), "B has the event once settle returned")
+			}
+			_, _ = clientA.CloseNow(), clientB.CloseNow()
+			<-doneB
+			require.NoError(t, r.Shutdown(context.Background()))
+		})
+	})
+	t.Run("waits for a closing channel to close", func(t *testing.T) {
+		// The old settle found a closing channel quiet once its close frame
+		// was out, although its reader had yet to end it and run its
+		// teardown.
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			r, _ := trustRoute(Options{}, ChannelConfig{Public: true, OnDisconnect: func(ctx context.Context, c *Channel, _ CloseInfo) {
+				_ = c.Router().Publish(ctx, "room", "left", PublishOptions{Exclude: c})
+			}})
+			serverA, clientA := transport.NewPipe()
+			stall := newStallRead(serverA, true)
+			a, doneA := trustDial(t, r, stall)
+			serverB, clientB := transport.NewPipe()
+			b, doneB := trustDial(t, r, serverB)
+			require.NoError(t, b.Subscribe("room"))
+			a.Close(4000, "kicked")
+			<-stall.popped // the close frame is out; A's reader has its error and waits
+			settled := settleGo(r)
+			synctest.Wait()
+			early := false
+			select {
+			case err := <-settled:
+				early = true
+				t.Errorf("settle returned (%v) while a channel was closing", err)
+			default:
+			}
+			close(stall.release)
 			<-doneA
 			if !early {
 				require.NoError(t, <-settled)

@@ -110,8 +110,8 @@ func (c *Channel) waitIdle(ctx context.Context, written uint64) error {
 // settle waits until the whole Router is quiet: every channel has read what
 // its peer sent (on in-memory connections, which can tell), handled it and
 // written every frame — its own replies and what other channels' handlers
-// pushed to it — or has closed and ended its teardown (OnDisconnect, which
-// may push to others, too). It ends after two passes over every channel
+// pushed to it — or, if it began closing, has closed and ended its teardown
+// (OnDisconnect, which may push to others, too). It ends after two passes over every channel
 // that find each quiet and none of them having read or been sent anything
 // in between: no handler ran meanwhile that could have pushed to a channel
 // already looked at. wsroutetest's Settle uses it.
@@ -138,9 +138,11 @@ func (r *Router) settle(ctx context.Context) error {
 	}
 }
 
-// waitQuiet waits until the channel has nothing unread, queued, running or
-// being written, or is closed (closed is then true), and returns how many
-// frames it has read and been sent so far.
+// waitQuiet waits until the channel is open with nothing unread, queued,
+// running or being written, or is closed (closed is then true), and returns
+// how many frames it has read and been sent so far. A closing channel is
+// waited for until it has closed, as a running handler is: its reader has
+// yet to end it, and its teardown may still push to others.
 func (c *Channel) waitQuiet(ctx context.Context) (n uint64, closed bool, err error) {
 	stop := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
@@ -156,6 +158,7 @@ func (c *Channel) waitQuiet(ctx context.Context) (n uint64, closed bool, err err
 		switch st := c.state.Load(); {
 		case st == stateClosed:
 			return 0, true, nil
+		case st == stateClosing: // not quiet: its reader has yet to end it and run the teardown
 		case st == stateOpening,
 			c.inQ.len() == 0 && c.workers == 0 && !c.writing && !c.unreadLocked():
 			return c.received + c.pushed, false, nil

@@ -10,9 +10,11 @@
 // be asserted without sleeping.
 //
 // A Conn is driven by one goroutine, like a net.Conn by its reader: Read,
-// ReadJSON, Received and Wait are not safe for concurrent use. The rest of
-// its methods (sending, Flush, Close, Drop, Done) may be called from other
-// goroutines, also while one reads.
+// ReadJSON, ReadReply, ReadEvent, Received and Wait are not safe for
+// concurrent use. The rest of its methods (sending, Flush, Close, Drop,
+// Done) may be called from other goroutines, also while one reads.
+// ReadReply and ReadEvent pick one frame out of order and keep the others;
+// ParseError and RequireError decode error frames.
 package wsroutetest
 
 import (
@@ -54,17 +56,19 @@ func (e *HandshakeError) Error() string {
 
 // Conn is the client end of a channel opened in memory.
 //
-// A Conn is not safe for concurrent use by readers: Read, ReadJSON, Received
-// and Wait share the frames Wait sets aside, so one goroutine reads, as with a
-// net.Conn. Send, SendText, SendBinary, Flush, Close, Drop, Done, Channel and
-// String may be called from any goroutine, also while another one reads.
+// One goroutine reads: Read, ReadJSON, ReadReply, ReadEvent, Received and
+// Wait share the frames set aside by ReadReply, ReadEvent and Wait, and are
+// not safe for concurrent use, as with a net.Conn. Send, SendText,
+// SendBinary, Flush, Close, Drop, Done, Channel and String may be called
+// from any goroutine, also while another one reads.
 type Conn struct {
 	client *transport.End
 	hook   *transport.Hook
 	done   chan struct{} // closed when the channel's life is over
-	// received holds the frames Wait read and Read has not returned yet. Only
-	// the reading methods use it, from the one goroutine that reads.
-	received []json.RawMessage
+	// kept holds, in order, the frames read from the pipe and set aside by
+	// ReadReply, ReadEvent or Wait, not yet returned. Only the reading
+	// methods use it, from the one goroutine that reads.
+	kept []json.RawMessage
 }
 
 // Dial opens a channel on r at target (a path with an optional query, such as
@@ -162,13 +166,14 @@ func (c *Conn) Flush(ctx context.Context) error {
 	return err
 }
 
-// Read returns the next frame the server sent, waiting for one. Once the
-// channel is closed it returns a websocket.CloseError (use
-// websocket.CloseStatus) or, for a dropped connection, another error.
+// Read returns the next frame the server sent, waiting for one: a frame
+// kept by ReadReply, ReadEvent or Wait first. Once the channel is closed it
+// returns a websocket.CloseError (use websocket.CloseStatus or
+// wsroute.CloseStatus) or, for a dropped connection, another error.
 func (c *Conn) Read(ctx context.Context) (json.RawMessage, error) {
-	if len(c.received) > 0 {
-		f := c.received[0]
-		c.received = c.received[1:]
+	if len(c.kept) > 0 {
+		f := c.kept[0]
+		c.kept = c.kept[1:]
 		return f, nil
 	}
 	_, b, err := c.client.Read(ctx)
@@ -184,14 +189,15 @@ func (c *Conn) ReadJSON(ctx context.Context, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// Received flushes and returns every frame received and not yet read,
-// consuming them. Use it after Flush, or as Flush-then-collect in one step.
+// Received flushes and returns every frame received and not yet read
+// (those kept by ReadReply, ReadEvent or Wait first), in order, consuming
+// them. Use it after Flush, or as Flush-then-collect in one step.
 func (c *Conn) Received(ctx context.Context) ([]json.RawMessage, error) {
 	if err := c.Flush(ctx); err != nil {
 		return nil, err
 	}
-	out := c.received
-	c.received = nil
+	out := c.kept
+	c.kept = nil
 	for {
 		rctx, cancel := context.WithCancel(ctx)
 		cancel() // never wait: take only what is there
@@ -226,7 +232,10 @@ func (c *Conn) Drop() {
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Wait waits until the server ends the channel and returns the close error
-// the client saw (a websocket.CloseError for a close frame).
+// the client saw (a websocket.CloseError for a close frame), once the
+// channel's close lifecycle has ended (OnDisconnect has run). The frames it
+// reads meanwhile are kept for the next reads. When ctx ends first it
+// returns ctx's error and the channel stays open.
 func (c *Conn) Wait(ctx context.Context) error {
 	for {
 		_, b, err := c.client.Read(ctx)
@@ -236,7 +245,7 @@ func (c *Conn) Wait(ctx context.Context) error {
 			}
 			return err
 		}
-		c.received = append(c.received, b)
+		c.kept = append(c.kept, b)
 	}
 }
 

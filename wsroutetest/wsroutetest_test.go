@@ -158,11 +158,24 @@ func received(t *testing.T, c *wsroutetest.Conn) []string {
 	t.Helper()
 	frames, err := c.Received(t.Context())
 	require.NoError(t, err)
+	return strs(frames)
+}
+
+// strs returns frames as strings.
+func strs(frames []json.RawMessage) []string {
 	out := []string{}
 	for _, f := range frames {
 		out = append(out, string(f))
 	}
 	return out
+}
+
+// cancelled returns a context that has already ended: reads with it take
+// what has arrived and never wait.
+func cancelled(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	return ctx
 }
 
 // isDone reports whether ch is closed, without waiting.

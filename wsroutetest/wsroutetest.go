@@ -7,12 +7,13 @@
 // and close lifecycle as a network socket. Only coder/websocket's framing is
 // left out. Flush is the barrier that makes tests deterministic: after it,
 // every reply to what was sent has been received, so "nothing was sent" can
-// be asserted without sleeping.
+// be asserted without sleeping. Settle is the same for the whole Router:
+// after it, what other channels' handlers pushed has been received too.
 //
 // A Conn is driven by one goroutine, like a net.Conn by its reader: Read,
 // ReadJSON, ReadReply, ReadEvent, Received and Wait are not safe for
-// concurrent use. The rest of its methods (sending, Flush, Close, Drop,
-// Done) may be called from other goroutines, also while one reads.
+// concurrent use. The rest of its methods (sending, Flush, Settle, Close,
+// Drop, Done) may be called from other goroutines, also while one reads.
 // ReadReply and ReadEvent pick one frame out of order and keep the others;
 // ParseError and RequireError decode error frames.
 package wsroutetest
@@ -59,8 +60,8 @@ func (e *HandshakeError) Error() string {
 // One goroutine reads: Read, ReadJSON, ReadReply, ReadEvent, Received and
 // Wait share the frames set aside by ReadReply, ReadEvent and Wait, and are
 // not safe for concurrent use, as with a net.Conn. Send, SendText,
-// SendBinary, Flush, Close, Drop, Done, Channel and String may be called
-// from any goroutine, also while another one reads.
+// SendBinary, Flush, Settle, Close, Drop, Done, Channel and String may be
+// called from any goroutine, also while another one reads.
 type Conn struct {
 	client *transport.End
 	hook   *transport.Hook
@@ -154,9 +155,10 @@ func (c *Conn) SendBinary(b []byte) error {
 
 // Flush waits until the channel has handled every frame sent so far and
 // written every frame its handlers queued: afterwards Received holds all the
-// replies, and an empty Received proves that nothing was sent. Frames that
-// other goroutines push at the same time are not waited for. Flush returns
-// nil if the channel closed meanwhile.
+// replies, and an empty Received proves that nothing was sent. It is about
+// this channel's own work: frames that other goroutines (another channel's
+// handler, a timer) push to it are not waited for; Settle waits for those.
+// Flush returns nil if the channel closed meanwhile, after its end.
 func (c *Conn) Flush(ctx context.Context) error {
 	err := c.hook.WaitIdle(ctx, c.client.Written())
 	if errors.Is(err, wsroute.ErrClosed) {
@@ -165,6 +167,23 @@ func (c *Conn) Flush(ctx context.Context) error {
 	}
 	return err
 }
+
+// Settle waits until the whole Router is quiet: every channel opened in
+// memory has handled every frame its client sent, every handler has
+// returned, every channel that began closing has closed and ended its
+// teardown (OnDisconnect), and every frame queued for any channel has been
+// written. It is Flush for all
+// the Router's channels at once, and the barrier for frames that other
+// channels' goroutines push to this one: after another client's message
+// whose handler publishes to a topic this channel subscribed, or a kick
+// whose OnDisconnect announces the leave, Received holds the event.
+//
+// Settle returns only ctx's error. It waits for nothing outside the
+// Router's lifecycles (a goroutine or a timer of the application), cannot
+// tell what a network client has sent but the server not yet read, and
+// does not end while a handler of any channel blocks; call it from the
+// test, not from a handler. It may be called after the channel closed.
+func (c *Conn) Settle(ctx context.Context) error { return c.hook.Settle(ctx) }
 
 // Read returns the next frame the server sent, waiting for one: a frame
 // kept by ReadReply, ReadEvent or Wait first. Once the channel is closed it
@@ -191,7 +210,7 @@ func (c *Conn) ReadJSON(ctx context.Context, v any) error {
 
 // Received flushes and returns every frame received and not yet read
 // (those kept by ReadReply, ReadEvent or Wait first), in order, consuming
-// them. Use it after Flush, or as Flush-then-collect in one step.
+// them. Use it as Flush-then-collect in one step, or after Settle.
 func (c *Conn) Received(ctx context.Context) ([]json.RawMessage, error) {
 	if err := c.Flush(ctx); err != nil {
 		return nil, err

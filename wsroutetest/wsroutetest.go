@@ -1,21 +1,3 @@
-// Package wsroutetest opens wsroute channels in memory, the way
-// net/http/httptest serves HTTP handlers without a network.
-//
-// Dial runs a Router's real open lifecycle (path match, handshake and origin
-// checks, middleware, auth, permissions, OnConnect) on an in-memory
-// connection; frames then go through the same reader, queues, worker, writer
-// and close lifecycle as a network socket. Only coder/websocket's framing is
-// left out. Flush is the barrier that makes tests deterministic: after it,
-// every reply to what was sent has been received, so "nothing was sent" can
-// be asserted without sleeping. Settle is the same for the whole Router:
-// after it, what other channels' handlers pushed has been received too.
-//
-// A Conn is driven by one goroutine, like a net.Conn by its reader: Read,
-// ReadJSON, ReadReply, ReadEvent, Received and Wait are not safe for
-// concurrent use. The rest of its methods (sending, Flush, Settle, Close,
-// Drop, Done) may be called from other goroutines, also while one reads.
-// ReadReply and ReadEvent pick one frame out of order and keep the others;
-// ParseError and RequireError decode error frames.
 package wsroutetest
 
 import (
@@ -230,7 +212,8 @@ func (c *Conn) Received(ctx context.Context) ([]json.RawMessage, error) {
 }
 
 // Close closes the connection from the client side with code and reason and
-// waits until the channel's close lifecycle (OnDisconnect) has run.
+// returns once the channel's close lifecycle has ended: OnDisconnect has
+// run and the channel has left the Router.
 func (c *Conn) Close(code websocket.StatusCode, reason string) error {
 	err := c.client.Close(code, reason)
 	<-c.done
@@ -241,7 +224,8 @@ func (c *Conn) Close(code websocket.StatusCode, reason string) error {
 }
 
 // Drop cuts the connection without a close frame, like a network failure,
-// and waits until the channel's close lifecycle has run.
+// and returns once the channel's close lifecycle has ended (OnDisconnect
+// has run).
 func (c *Conn) Drop() {
 	_ = c.client.CloseNow()
 	<-c.done

@@ -76,6 +76,7 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 		hook.Channel = c
 		hook.WaitIdle = c.waitIdle
 		hook.Settle = r.settle
+		hook.RefKey = cr.cfg.RefKey
 		close(hook.Opened)
 	}
 	c.read()

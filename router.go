@@ -89,7 +89,7 @@ type Router struct {
 	open     map[string]*Channel   // the registered (upgraded) channels by id, until their teardown
 	pending  int                   // reservations for channels not yet created
 	shutdown bool                  // Shutdown has begun
-	changed  chan struct{}         // closed (and cleared) when live or pending shrink; made by Shutdown
+	changed  chan struct{}         // closed (and cleared) when live or pending shrink; made by who waits (Shutdown, settle)
 }
 
 // New returns a Router configured by opts.
@@ -312,6 +312,28 @@ func (r *Router) waitChannels(ctx context.Context, self *Channel) error {
 			left--
 		}
 		if left == 0 {
+			r.mu.Unlock()
+			return nil
+		}
+		if r.changed == nil {
+			r.changed = make(chan struct{})
+		}
+		changed := r.changed
+		r.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// waitGone waits until c's teardown has ended (it has left live), or ctx
+// ends.
+func (r *Router) waitGone(ctx context.Context, c *Channel) error {
+	for {
+		r.mu.Lock()
+		if _, ok := r.live[c]; !ok {
 			r.mu.Unlock()
 			return nil
 		}

@@ -81,7 +81,7 @@ func TestLoginByMessage(t *testing.T) {
 
 func TestSessionValues(t *testing.T) {
 	t.Parallel()
-	rec := wsroutetest.NewRecorder(t)
+	rec := wsroutetest.NewRecorder(t, nil, "", nil)
 	ch := rec.Channel
 	var nilUser *user
 	tests := []struct {

@@ -98,23 +98,40 @@ func (c *Channel) waitIdle(ctx context.Context, written uint64) error {
 // settle waits until the whole Router is quiet: every channel has read what
 // its peer sent (on in-memory connections, which can tell), handled it and
 // written every frame — its own replies and what other channels' handlers
-// pushed to it — or has closed. It ends after two passes over every channel
-// that find each quiet and none of them having read or been sent anything
-// in between: no handler ran meanwhile that could have pushed to a channel
-// already looked at. wsroutetest's Settle uses it.
+// pushed to it — or, if it began closing, has closed and ended its
+// teardown (OnDisconnect, which may push to others too). It ends after two
+// passes over every channel that find each quiet and none of them having
+// read or been sent anything in between: no handler ran meanwhile that
+// could have pushed to a channel already looked at. wsroutetest's Settle
+// uses it.
 func (r *Router) settle(ctx context.Context) error {
 	var prev map[*Channel]uint64
 	for {
 		cur := make(map[*Channel]uint64)
 		for _, c := range r.snapshot(true) {
 			var n uint64
+			var closed bool
 			if err := c.waitFor(ctx, func() bool {
-				n = c.received + c.pushed
-				st := c.state.Load()
-				return st == stateClosed || st == stateOpening ||
-					c.inQ.len() == 0 && c.workers == 0 && !c.writing && c.unreadLocked() == 0
+				switch st := c.state.Load(); {
+				case st == stateClosed:
+					closed = true
+					return true
+				case st == stateClosing: // not quiet: its reader has yet to end it and run the teardown
+					return false
+				case st == stateOpening,
+					c.inQ.len() == 0 && c.workers == 0 && !c.writing && !c.unreadLocked():
+					n = c.received + c.pushed
+					return true
+				}
+				return false
 			}); err != nil {
 				return err
+			}
+			if closed { // its teardown (OnDisconnect) may still push to others
+				if err := r.waitGone(ctx, c); err != nil {
+					return err
+				}
+				continue
 			}
 			cur[c] = n
 		}
@@ -148,11 +165,14 @@ func (c *Channel) waitFor(ctx context.Context, done func() bool) error {
 	return nil
 }
 
-// unreadLocked returns how many frames wait unread on an in-memory
-// connection (0 on a network one, which cannot tell).
-func (c *Channel) unreadLocked() int {
-	if u, ok := c.conn.(interface{ Unread() int }); ok {
-		return u.Unread()
+// unreadLocked reports whether the peer has written frames that the reader
+// has not delivered yet, on an in-memory connection (never on a network
+// one, which cannot tell). It compares with received rather than asking
+// what the pipe still holds, which would miss a frame the reader has taken
+// from the pipe and not yet queued.
+func (c *Channel) unreadLocked() bool {
+	if p, ok := c.conn.(interface{ PeerWritten() uint64 }); ok {
+		return c.received < p.PeerWritten()
 	}
-	return 0
+	return false
 }

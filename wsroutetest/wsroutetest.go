@@ -1,18 +1,3 @@
-// Package wsroutetest opens wsroute channels in memory, the way
-// net/http/httptest serves HTTP handlers without a network.
-//
-// Dial runs a Router's real open lifecycle (path match, handshake and origin
-// checks, middleware, auth, permissions, OnConnect) on an in-memory
-// connection; frames then go through the same reader, queues, worker, writer
-// and close lifecycle as a network socket. Only coder/websocket's framing is
-// left out. Flush is the barrier that makes tests deterministic: after it,
-// every reply to what was sent has been received, so "nothing was sent" can
-// be asserted without sleeping.
-//
-// A Conn is driven by one goroutine, like a net.Conn by its reader: Read,
-// ReadJSON, Received and Wait are not safe for concurrent use. The rest of
-// its methods (sending, Flush, Close, Drop, Done) may be called from other
-// goroutines, also while one reads.
 package wsroutetest
 
 import (
@@ -54,17 +39,19 @@ func (e *HandshakeError) Error() string {
 
 // Conn is the client end of a channel opened in memory.
 //
-// A Conn is not safe for concurrent use by readers: Read, ReadJSON, Received
-// and Wait share the frames Wait sets aside, so one goroutine reads, as with a
-// net.Conn. Send, SendText, SendBinary, Flush, Close, Drop, Done, Channel and
-// String may be called from any goroutine, also while another one reads.
+// One goroutine reads: Read, ReadJSON, ReadReply, ReadEvent, Received and
+// Wait share the frames set aside by ReadReply, ReadEvent and Wait, and are
+// not safe for concurrent use, as with a net.Conn. Send, SendText,
+// SendBinary, Flush, Settle, Close, Drop, Done, Channel and String may be
+// called from any goroutine, also while another one reads.
 type Conn struct {
 	client *transport.End
 	hook   *transport.Hook
 	done   chan struct{} // closed when the channel's life is over
-	// received holds the frames Wait read and Read has not returned yet. Only
-	// the reading methods use it, from the one goroutine that reads.
-	received []json.RawMessage
+	// kept holds, in order, the frames read from the pipe and set aside by
+	// ReadReply, ReadEvent or Wait, not yet returned. Only the reading
+	// methods use it, from the one goroutine that reads.
+	kept []json.RawMessage
 }
 
 // Dial opens a channel on r at target (a path with an optional query, such as
@@ -150,9 +137,10 @@ func (c *Conn) SendBinary(b []byte) error {
 
 // Flush waits until the channel has handled every frame sent so far and
 // written every frame its handlers queued: afterwards Received holds all the
-// replies, and an empty Received proves that nothing was sent. Frames that
-// other goroutines push at the same time are not waited for. Flush returns
-// nil if the channel closed meanwhile.
+// replies, and an empty Received proves that nothing was sent. It is about
+// this channel's own work: frames that other goroutines (another channel's
+// handler, a timer) push to it are not waited for; Settle waits for those.
+// Flush returns nil if the channel closed meanwhile, after its end.
 func (c *Conn) Flush(ctx context.Context) error {
 	err := c.hook.WaitIdle(ctx, c.client.Written())
 	if errors.Is(err, wsroute.ErrClosed) {
@@ -162,13 +150,31 @@ func (c *Conn) Flush(ctx context.Context) error {
 	return err
 }
 
-// Read returns the next frame the server sent, waiting for one. Once the
-// channel is closed it returns a websocket.CloseError (use
-// websocket.CloseStatus) or, for a dropped connection, another error.
+// Settle waits until the whole Router is quiet: every channel opened in
+// memory has handled every frame its client sent, every handler has
+// returned, every channel that began closing has closed and ended its
+// teardown (OnDisconnect), and every frame queued for any channel has been
+// written. It is Flush for all
+// the Router's channels at once, and the barrier for frames that other
+// channels' goroutines push to this one: after another client's message
+// whose handler publishes to a topic this channel subscribed, or a kick
+// whose OnDisconnect announces the leave, Received holds the event.
+//
+// Settle returns only ctx's error. It waits for nothing outside the
+// Router's lifecycles (a goroutine or a timer of the application), cannot
+// tell what a network client has sent but the server not yet read, and
+// does not end while a handler of any channel blocks; call it from the
+// test, not from a handler. It may be called after the channel closed.
+func (c *Conn) Settle(ctx context.Context) error { return c.hook.Settle(ctx) }
+
+// Read returns the next frame the server sent, waiting for one: a frame
+// kept by ReadReply, ReadEvent or Wait first. Once the channel is closed it
+// returns a websocket.CloseError (use websocket.CloseStatus or
+// wsroute.CloseStatus) or, for a dropped connection, another error.
 func (c *Conn) Read(ctx context.Context) (json.RawMessage, error) {
-	if len(c.received) > 0 {
-		f := c.received[0]
-		c.received = c.received[1:]
+	if len(c.kept) > 0 {
+		f := c.kept[0]
+		c.kept = c.kept[1:]
 		return f, nil
 	}
 	_, b, err := c.client.Read(ctx)
@@ -184,14 +190,15 @@ func (c *Conn) ReadJSON(ctx context.Context, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// Received flushes and returns every frame received and not yet read,
-// consuming them. Use it after Flush, or as Flush-then-collect in one step.
+// Received flushes and returns every frame received and not yet read
+// (those kept by ReadReply, ReadEvent or Wait first), in order, consuming
+// them. Use it as Flush-then-collect in one step, or after Settle.
 func (c *Conn) Received(ctx context.Context) ([]json.RawMessage, error) {
 	if err := c.Flush(ctx); err != nil {
 		return nil, err
 	}
-	out := c.received
-	c.received = nil
+	out := c.kept
+	c.kept = nil
 	for {
 		rctx, cancel := context.WithCancel(ctx)
 		cancel() // never wait: take only what is there
@@ -205,7 +212,8 @@ func (c *Conn) Received(ctx context.Context) ([]json.RawMessage, error) {
 }
 
 // Close closes the connection from the client side with code and reason and
-// waits until the channel's close lifecycle (OnDisconnect) has run.
+// returns once the channel's close lifecycle has ended: OnDisconnect has
+// run and the channel has left the Router.
 func (c *Conn) Close(code websocket.StatusCode, reason string) error {
 	err := c.client.Close(code, reason)
 	<-c.done
@@ -216,7 +224,8 @@ func (c *Conn) Close(code websocket.StatusCode, reason string) error {
 }
 
 // Drop cuts the connection without a close frame, like a network failure,
-// and waits until the channel's close lifecycle has run.
+// and returns once the channel's close lifecycle has ended (OnDisconnect
+// has run).
 func (c *Conn) Drop() {
 	_ = c.client.CloseNow()
 	<-c.done
@@ -226,7 +235,10 @@ func (c *Conn) Drop() {
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Wait waits until the server ends the channel and returns the close error
-// the client saw (a websocket.CloseError for a close frame).
+// the client saw (a websocket.CloseError for a close frame), once the
+// channel's close lifecycle has ended (OnDisconnect has run). The frames it
+// reads meanwhile are kept for the next reads. When ctx ends first it
+// returns ctx's error and the channel stays open.
 func (c *Conn) Wait(ctx context.Context) error {
 	for {
 		_, b, err := c.client.Read(ctx)
@@ -236,7 +248,7 @@ func (c *Conn) Wait(ctx context.Context) error {
 			}
 			return err
 		}
-		c.received = append(c.received, b)
+		c.kept = append(c.kept, b)
 	}
 }
 

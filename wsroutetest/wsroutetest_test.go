@@ -158,11 +158,24 @@ func received(t *testing.T, c *wsroutetest.Conn) []string {
 	t.Helper()
 	frames, err := c.Received(t.Context())
 	require.NoError(t, err)
+	return strs(frames)
+}
+
+// strs returns frames as strings.
+func strs(frames []json.RawMessage) []string {
 	out := []string{}
 	for _, f := range frames {
 		out = append(out, string(f))
 	}
 	return out
+}
+
+// cancelled returns a context that has already ended: reads with it take
+// what has arrived and never wait.
+func cancelled(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	return ctx
 }
 
 // isDone reports whether ch is closed, without waiting.
@@ -776,59 +789,4 @@ func TestConcurrentSenderAndReader(t *testing.T) {
 			assert.Equal(t, []wsroute.CloseInfo{tt.want}, k.disconnects())
 		})
 	}
-}
-
-func TestRecorder(t *testing.T) {
-	t.Parallel()
-	rec := wsroutetest.NewRecorder(t)
-	greet := func(ctx context.Context, c *wsroute.Channel, name string) (string, error) {
-		if err := c.Send(ctx, map[string]string{"hello": name}); err != nil {
-			return "", err
-		}
-		return "sent", c.Subscribe("greetings")
-	}
-	out, err := greet(t.Context(), rec.Channel, "bob")
-	require.NoError(t, err)
-	assert.Equal(t, "sent", out)
-	require.NoError(t, rec.Router.Publish(t.Context(), "greetings", 1, wsroute.PublishOptions{}))
-	var got []string
-	for _, f := range rec.Sent(t) {
-		got = append(got, string(f))
-	}
-	assert.Equal(t, []string{`{"hello":"bob"}`, `{"topic":"greetings","data":1}`}, got)
-	assert.Empty(t, rec.Sent(t))
-}
-
-func TestNewRecorder(t *testing.T) {
-	t.Parallel()
-	var rec *wsroutetest.Recorder
-	t.Run("inner", func(t *testing.T) {
-		rec = wsroutetest.NewRecorder(t)
-		assert.Empty(t, rec.Sent(t), "nothing sent yet")
-		assert.Equal(t, 1, rec.Router.Len())
-		got, ok := rec.Router.Lookup(rec.Channel.ID())
-		assert.True(t, ok)
-		assert.Same(t, rec.Channel, got)
-		assert.False(t, rec.Channel.HasSession(), "the recorder's channel is public")
-		rec.Channel.SetSession(user{ID: "alice"})
-		u, _ := wsroute.SessionAs[user](rec.Channel)
-		assert.Equal(t, "alice", u.ID)
-		require.NoError(t, rec.Channel.Subscribe("t"))
-		for i := range 3 {
-			require.NoError(t, rec.Router.Publish(t.Context(), "t", i, wsroute.PublishOptions{}))
-		}
-		require.NoError(t, rec.Router.Publish(t.Context(), "t", "excluded", wsroute.PublishOptions{Exclude: rec.Channel}))
-		require.NoError(t, rec.Channel.SendBinary(t.Context(), []byte("raw")))
-		var got2 []string
-		for _, f := range rec.Sent(t) {
-			got2 = append(got2, string(f))
-		}
-		assert.Equal(t, []string{`{"topic":"t","data":0}`, `{"topic":"t","data":1}`, `{"topic":"t","data":2}`, "raw"}, got2)
-	})
-	assert.Zero(t, rec.Router.Len(), "the channel is closed when the test ends")
-	assert.ErrorIs(t, rec.Channel.Send(t.Context(), 1), wsroute.ErrClosed)
-	_, err := wsroutetest.Dial(t.Context(), rec.Router, "/", nil)
-	var he *wsroutetest.HandshakeError
-	require.ErrorAs(t, err, &he, "the Router is shut down when the test ends")
-	assert.Equal(t, http.StatusServiceUnavailable, he.StatusCode)
 }

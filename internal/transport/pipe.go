@@ -93,11 +93,12 @@ func (e *End) Write(ctx context.Context, typ websocket.MessageType, p []byte) er
 	return nil
 }
 
-// Unread returns how many frames written by the peer this end has not read.
-func (e *End) Unread() int {
+// PeerWritten returns how many frames the peer has written to this end, read
+// or not.
+func (e *End) PeerWritten() uint64 {
 	e.p.mu.Lock()
 	defer e.p.mu.Unlock()
-	return len(e.in)
+	return e.peer.written
 }
 
 // Written returns how many frames this end has written.

@@ -33,6 +33,7 @@ type Hook struct {
 	Channel  any                                               // the *wsroute.Channel
 	WaitIdle func(ctx context.Context, delivered uint64) error // see wsroute's Channel.waitIdle
 	Settle   func(ctx context.Context) error                   // see wsroute's Router.settle
+	RefKey   string                                            // the channel's ChannelConfig.RefKey, default filled
 	Opened   chan struct{}                                     // closed by wsroute after OnConnect
 }
 

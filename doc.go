@@ -75,8 +75,13 @@
 // # Testing
 //
 // Package wsroutetest opens channels on a Router in memory, through the same
-// lifecycle code, with a Flush barrier that makes "nothing was sent"
-// assertable without sleeping.
+// lifecycle code. Two barriers replace sleeps: Flush (this connection's
+// work is done, so "nothing was sent" is assertable) and Settle (the whole
+// Router is quiet, so what other channels pushed has arrived). ReadReply,
+// ReadEvent and RequireError read replies by ref, topic events and error
+// frames; NewRecorder opens a real Channel on a registered route for
+// calling one handler directly. The kit runs inside testing/synctest
+// bubbles.
 //
 // # A complete program
 //

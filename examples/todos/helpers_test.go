@@ -86,25 +86,12 @@ func nothing(t *testing.T, c *wsroutetest.Conn) {
 	require.Empty(t, got, "unexpected frames: %s", got)
 }
 
-// errorFrame is the shape of an error frame.
-type errorFrame struct {
-	Action string          `json:"action"`
-	Ref    json.RawMessage `json:"ref"`
-	Error  struct {
-		Code    string           `json:"code"`
-		Message string           `json:"message"`
-		Details []wsroute.Detail `json:"details"`
-	} `json:"error"`
-}
-
 // requireError decodes frame as an error frame for action with code.
-func requireError(t *testing.T, frame, action, code string) errorFrame {
+func requireError(t *testing.T, frame, action, code string) wsroutetest.ErrorFrame {
 	t.Helper()
-	var e errorFrame
-	require.NoError(t, json.Unmarshal([]byte(frame), &e), frame)
-	require.Equal(t, action, e.Action, frame)
-	require.Equal(t, code, e.Error.Code, frame)
-	require.NotEmpty(t, e.Error.Message, frame)
+	e := wsroutetest.RequireError(t, json.RawMessage(frame), code)
+	require.Equal(t, action, e.Route, frame)
+	require.NotEmpty(t, e.Message, frame)
 	return e
 }
 

@@ -67,8 +67,8 @@ func TestAuth(t *testing.T) {
 			}
 			e := requireError(t, reply, "auth", tt.code)
 			if tt.code == "invalid" {
-				require.Len(t, e.Error.Details, 1, reply)
-				assert.Equal(t, tt.pointer, e.Error.Details[0].Pointer)
+				require.Len(t, e.Details, 1, reply)
+				assert.Equal(t, tt.pointer, e.Details[0].Pointer)
 			}
 		})
 	}
@@ -189,8 +189,8 @@ func TestCreate(t *testing.T) {
 				return
 			}
 			e := requireError(t, reply, "create", "invalid")
-			require.Len(t, e.Error.Details, 1, reply)
-			assert.Equal(t, tt.pointer, e.Error.Details[0].Pointer)
+			require.Len(t, e.Details, 1, reply)
+			assert.Equal(t, tt.pointer, e.Details[0].Pointer)
 			assert.JSONEq(t, `{"action":"list","todos":[]}`, call(t, c, `{"action":"list"}`), "nothing created")
 		})
 	}

@@ -39,8 +39,8 @@ func TestSubscribe(t *testing.T) {
 				}
 				e := requireError(t, reply, action, tt.code)
 				if tt.code == "invalid" {
-					require.Len(t, e.Error.Details, 1, reply)
-					assert.Equal(t, tt.pointer, e.Error.Details[0].Pointer)
+					require.Len(t, e.Details, 1, reply)
+					assert.Equal(t, tt.pointer, e.Details[0].Pointer)
 				}
 				assert.Empty(t, c.Channel().Topics())
 			})

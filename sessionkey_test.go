@@ -31,11 +31,11 @@ func keyedRouter(t *testing.T, b wsroute.Broker) *wsroute.Router {
 	}
 	public := wsroute.RouteConfig{Public: true}
 	wsroute.Handle(ch, "login", func(_ context.Context, c *wsroute.Channel, in loginIn) (*struct{}, error) {
-		c.SetSession(user{ID: in.ID})
+		c.SetSession(user(in))
 		return nil, nil
 	}, public)
 	wsroute.Handle(ch, "fail-login", func(_ context.Context, c *wsroute.Channel, in loginIn) (*struct{}, error) {
-		c.SetSession(user{ID: in.ID})
+		c.SetSession(user(in))
 		return nil, wsroute.NewError("nope", "log-in failed after all")
 	}, public)
 	wsroute.Handle(ch, "logout", func(_ context.Context, c *wsroute.Channel, _ struct{}) (*struct{}, error) {

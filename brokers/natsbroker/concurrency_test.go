@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/brokers/natsbroker"
+	"github.com/wsroute/wsroute/internal/brokertest"
 )
 
 // The Router serializes broker calls per topic only: Subscribe and
@@ -217,21 +218,21 @@ func TestConcurrentTopics(t *testing.T) {
 // or succeeds and then a publish made after it returned arrives.
 func TestSubscribeCancelledBeforeConfirmation(t *testing.T) {
 	t.Parallel()
-	p := newProxy(t, strings.TrimPrefix(natsURL(t), "nats://"))
-	sub, pub, rec := pair(t, natsbroker.Options{URL: "nats://" + p.addr()})
+	p := brokertest.NewProxy(t, strings.TrimPrefix(natsURL(t), "nats://"))
+	sub, pub, rec := pair(t, natsbroker.Options{URL: "nats://" + p.Addr()})
 	require.NoError(t, sub.Subscribe(t.Context(), "sub", "sentinel"))
 
-	p.up.hold() // the SUB and the PING wait in the proxy
-	sent := p.upBytes.Load()
+	p.Up.Hold() // the SUB and the PING wait in the proxy
+	sent := p.UpBytes()
 	ctx, cancel := context.WithCancel(t.Context())
 	res := make(chan error, 1)
 	go func() { res <- sub.Subscribe(ctx, "sub", "room") }()
-	waitUntil(t, "the SUB reaches the proxy", func() bool { return p.upBytes.Load() > sent })
+	brokertest.WaitUntil(t, "the SUB reaches the proxy", func() bool { return p.UpBytes() > sent })
 	cancel()
-	err := result(t, res)
+	err := brokertest.Result(t, res)
 	publishOn(t, pub, "pub", "room", `"after"`)
 	require.NoError(t, pub.Conn().Flush()) // the server has the publish
-	p.up.release()
+	p.Up.Release()
 
 	if err == nil {
 		assert.True(t, rec.waitFor("room", `"after"`, 5*time.Second),
@@ -268,8 +269,8 @@ func TestSubscribeOvertakenByDetach(t *testing.T) {
 	for _, own := range []bool{false, true} {
 		t.Run(fmt.Sprint("caller's connection: ", own), func(t *testing.T) {
 			t.Parallel()
-			p := newProxy(t, strings.TrimPrefix(natsURL(t), "nats://"))
-			opts := natsbroker.Options{Prefix: prefix(), URL: "nats://" + p.addr()}
+			p := brokertest.NewProxy(t, strings.TrimPrefix(natsURL(t), "nats://"))
+			opts := natsbroker.Options{Prefix: prefix(), URL: "nats://" + p.Addr()}
 			if own {
 				opts.Conn = connect(t, opts.URL)
 			}
@@ -277,17 +278,17 @@ func TestSubscribeOvertakenByDetach(t *testing.T) {
 			require.NoError(t, err)
 			b.Attach("n", func(wsroute.Envelope) {})
 			waitStatus(t.Context(), t, b.Conn(), nats.CONNECTED)
-			p.up.hold()
-			sent := p.upBytes.Load()
+			p.Up.Hold()
+			sent := p.UpBytes()
 			res := make(chan error, 1)
 			go func() { res <- b.Subscribe(t.Context(), "n", "room") }()
-			waitUntil(t, "the SUB reaches the proxy", func() bool { return p.upBytes.Load() > sent })
+			brokertest.WaitUntil(t, "the SUB reaches the proxy", func() bool { return p.UpBytes() > sent })
 			require.NoError(t, b.Detach("n"))
 			start := time.Now()
-			assert.ErrorIs(t, result(t, res), wsroute.ErrBrokerUnavailable)
+			assert.ErrorIs(t, brokertest.Result(t, res), wsroute.ErrBrokerUnavailable)
 			assert.Less(t, time.Since(start), time.Second, "Detach wakes the waiting Subscribe")
 			assert.Empty(t, b.Topics())
-			p.up.release()
+			p.Up.Release()
 		})
 	}
 }
@@ -299,8 +300,8 @@ func TestCallsAfterDetach(t *testing.T) {
 	for _, own := range []bool{false, true} {
 		t.Run(fmt.Sprint("caller's connection: ", own), func(t *testing.T) {
 			t.Parallel()
-			p := newProxy(t, strings.TrimPrefix(natsURL(t), "nats://"))
-			opts := natsbroker.Options{Prefix: prefix(), URL: "nats://" + p.addr()}
+			p := brokertest.NewProxy(t, strings.TrimPrefix(natsURL(t), "nats://"))
+			opts := natsbroker.Options{Prefix: prefix(), URL: "nats://" + p.Addr()}
 			if own {
 				opts.Conn = connect(t, opts.URL)
 			}
@@ -313,9 +314,9 @@ func TestCallsAfterDetach(t *testing.T) {
 			require.NoError(t, b.Publish(ctx, wsroute.Envelope{Node: "n", Topic: "room", Data: []byte(`1`)}))
 			require.NoError(t, b.Detach("n"))
 			if !own {
-				waitUntil(t, "Detach closed the Broker's connection", func() bool { return p.open.Load() == 0 })
+				brokertest.WaitUntil(t, "Detach closed the Broker's connection", func() bool { return p.Open() == 0 })
 			}
-			accepted := p.accepted.Load()
+			accepted := p.Accepted()
 
 			assert.ErrorIs(t, b.Subscribe(ctx, "n", "room"), wsroute.ErrBrokerUnavailable)
 			assert.ErrorIs(t, b.Subscribe(ctx, "n", "new"), wsroute.ErrBrokerUnavailable)
@@ -325,9 +326,9 @@ func TestCallsAfterDetach(t *testing.T) {
 			assert.Empty(t, b.Topics())
 			assert.Zero(t, b.Conn().NumSubscriptions())
 			time.Sleep(50 * time.Millisecond)
-			assert.Equal(t, accepted, p.accepted.Load(), "no call after Detach connects to NATS")
+			assert.Equal(t, accepted, p.Accepted(), "no call after Detach connects to NATS")
 			if !own {
-				assert.Zero(t, p.open.Load())
+				assert.Zero(t, p.Open())
 			}
 		})
 	}
@@ -375,17 +376,17 @@ func TestDetachDuringCalls(t *testing.T) {
 // has the subscription.
 func TestCancelledSubscribeDoesNotConfirmAnother(t *testing.T) {
 	t.Parallel()
-	p := newProxy(t, strings.TrimPrefix(natsURL(t), "nats://"))
+	p := brokertest.NewProxy(t, strings.TrimPrefix(natsURL(t), "nats://"))
 	pf := prefix()
-	a := newNode(t, natsbroker.Options{URL: "nats://" + p.addr(), Prefix: pf})
+	a := newNode(t, natsbroker.Options{URL: "nats://" + p.Addr(), Prefix: pf})
 	b := newNode(t, natsbroker.Options{Prefix: pf})
 	waitStatus(t.Context(), t, a.b.Conn(), nats.CONNECTED)
 	c1, c2 := a.dial(t), a.dial(t)
 
-	p.up.hold()
-	sent := p.upBytes.Load()
+	p.Up.Hold()
+	sent := p.UpBytes()
 	c1.send(`{"action":"sub","topic":"room"}`)
-	waitUntil(t, "c1's SUB reaches the proxy", func() bool { return p.upBytes.Load() > sent })
+	brokertest.WaitUntil(t, "c1's SUB reaches the proxy", func() bool { return p.UpBytes() > sent })
 	c2.send(`{"action":"sub","topic":"room"}`)
 	time.Sleep(50 * time.Millisecond) // c2's Subscribe waits for c1's
 	_ = c1.c.CloseNow()               // cancels c1's Subscribe
@@ -395,9 +396,9 @@ func TestCancelledSubscribeDoesNotConfirmAnother(t *testing.T) {
 		require.JSONEq(t, `{"action":"sub"}`, reply)
 		b.publish(t, "room", "after", wsroute.PublishOptions{})
 		require.NoError(t, b.b.Conn().Flush())
-		p.up.release()
+		p.Up.Release()
 	case <-time.After(300 * time.Millisecond):
-		p.up.release()
+		p.Up.Release()
 		require.JSONEq(t, `{"action":"sub"}`, c2.next())
 		b.publish(t, "room", "after", wsroute.PublishOptions{})
 	}
@@ -503,7 +504,7 @@ func TestRouterChurn(t *testing.T) {
 					c.callSkipping("sub", sub)
 					_ = c.c.CloseNow()
 				}
-				waitUntil(t, "the channel is gone", func() bool {
+				brokertest.WaitUntil(t, "the channel is gone", func() bool {
 					_, open := churn.r.Lookup(id)
 					return !open
 				})

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/brokers/redisbroker"
+	"github.com/wsroute/wsroute/internal/brokertest"
 )
 
 // The Router serializes broker calls per topic only: Subscribe and
@@ -119,38 +120,38 @@ func pair(t *testing.T, subOpts redisbroker.Options) (sub, pub *redisbroker.Brok
 // its own SUBSCRIBE, not on a late answer to an earlier one of the topic.
 func TestConfirmationIsTheSubscribesOwn(t *testing.T) {
 	t.Parallel()
-	p := newProxy(t, redisAddr())
-	sub, pub, rec, prefix := pair(t, redisbroker.Options{Addr: p.addr()})
+	p := brokertest.NewProxy(t, redisAddr())
+	sub, pub, rec, prefix := pair(t, redisbroker.Options{Addr: p.Addr()})
 	rdb := newRedisClient(t, redisAddr())
 	require.NoError(t, sub.Subscribe(t.Context(), "sub", "sentinel"))
 
 	// A first Subscribe gives up while Redis's answers wait in the proxy.
-	p.down.hold()
+	p.Down.Hold()
 	ctx, cancel := context.WithCancel(t.Context())
 	res := make(chan error, 1)
 	go func() { res <- sub.Subscribe(ctx, "sub", "room") }()
-	waitUntil(t, "Redis has the first SUBSCRIBE", func() bool { return numSub(t, rdb, prefix+"room") == 1 })
+	brokertest.WaitUntil(t, "Redis has the first SUBSCRIBE", func() bool { return numSub(t, rdb, prefix+"room") == 1 })
 	cancel()
-	if err := result(t, res); err == nil {
+	if err := brokertest.Result(t, res); err == nil {
 		require.NoError(t, sub.Unsubscribe(t.Context(), "sub", "room")) // as the Router would
 	}
-	waitUntil(t, "the node is unsubscribed", func() bool { return numSub(t, rdb, prefix+"room") == 0 })
+	brokertest.WaitUntil(t, "the node is unsubscribed", func() bool { return numSub(t, rdb, prefix+"room") == 0 })
 
 	// The next Subscribe's SUBSCRIBE waits in the proxy while the answers
 	// to the first one arrive.
-	p.up.hold()
-	sent := p.upBytes.Load()
+	p.Up.Hold()
+	sent := p.UpBytes()
 	go func() { res <- sub.Subscribe(t.Context(), "sub", "room") }()
-	waitUntil(t, "the second SUBSCRIBE reaches the proxy", func() bool { return p.upBytes.Load() > sent })
-	p.down.release()
+	brokertest.WaitUntil(t, "the second SUBSCRIBE reaches the proxy", func() bool { return p.UpBytes() > sent })
+	p.Down.Release()
 	select {
 	case err := <-res:
 		t.Fatalf("Subscribe returned (%v) while Redis had not received its SUBSCRIBE (subscribers: %d)",
 			err, numSub(t, rdb, prefix+"room"))
 	case <-time.After(300 * time.Millisecond):
 	}
-	p.up.release()
-	require.NoError(t, result(t, res))
+	p.Up.Release()
+	require.NoError(t, brokertest.Result(t, res))
 	assert.EqualValues(t, 1, numSub(t, rdb, prefix+"room"))
 	publishOn(t, pub, "pub", "room", `"after"`)
 	assert.True(t, rec.waitFor(t, "room", `"after"`, 5*time.Second))
@@ -161,21 +162,21 @@ func TestConfirmationIsTheSubscribesOwn(t *testing.T) {
 // or succeeds and then a publish made after it returned arrives.
 func TestSubscribeCancelledBeforeConfirmation(t *testing.T) {
 	t.Parallel()
-	p := newProxy(t, redisAddr())
-	sub, pub, rec, prefix := pair(t, redisbroker.Options{Addr: p.addr()})
+	p := brokertest.NewProxy(t, redisAddr())
+	sub, pub, rec, prefix := pair(t, redisbroker.Options{Addr: p.Addr()})
 	rdb := newRedisClient(t, redisAddr())
 	require.NoError(t, sub.Subscribe(t.Context(), "sub", "sentinel")) // the connection is up
 
-	p.up.hold() // the SUBSCRIBE waits in the proxy
-	sent := p.upBytes.Load()
+	p.Up.Hold() // the SUBSCRIBE waits in the proxy
+	sent := p.UpBytes()
 	ctx, cancel := context.WithCancel(t.Context())
 	res := make(chan error, 1)
 	go func() { res <- sub.Subscribe(ctx, "sub", "room") }()
-	waitUntil(t, "the SUBSCRIBE reaches the proxy", func() bool { return p.upBytes.Load() > sent })
+	brokertest.WaitUntil(t, "the SUBSCRIBE reaches the proxy", func() bool { return p.UpBytes() > sent })
 	cancel()
-	err := result(t, res)
+	err := brokertest.Result(t, res)
 	publishOn(t, pub, "pub", "room", `"after"`)
-	p.up.release()
+	p.Up.Release()
 
 	if err == nil {
 		assert.True(t, rec.waitFor(t, "room", `"after"`, 5*time.Second),
@@ -212,17 +213,17 @@ func TestSubscribeCancelledAtOnce(t *testing.T) {
 // has the subscription.
 func TestCancelledSubscribeDoesNotConfirmAnother(t *testing.T) {
 	t.Parallel()
-	p := newProxy(t, redisAddr())
+	p := brokertest.NewProxy(t, redisAddr())
 	prefix := uniquePrefix(t)
-	a := newNode(t, newBroker(t, redisbroker.Options{Addr: p.addr(), Prefix: prefix, PublishTimeout: 5 * time.Second}))
+	a := newNode(t, newBroker(t, redisbroker.Options{Addr: p.Addr(), Prefix: prefix, PublishTimeout: 5 * time.Second}))
 	b := newNode(t, newBroker(t, redisbroker.Options{Prefix: prefix}))
 	c1, c2 := a.dial(t), a.dial(t)
 	c1.sub(t, "sentinel") // the subscription connection is up
 
-	p.up.hold()
-	sent := p.upBytes.Load()
+	p.Up.Hold()
+	sent := p.UpBytes()
 	c1.send(t, map[string]any{"action": "sub", "topic": "room"})
-	waitUntil(t, "c1's SUBSCRIBE reaches the proxy", func() bool { return p.upBytes.Load() > sent })
+	brokertest.WaitUntil(t, "c1's SUBSCRIBE reaches the proxy", func() bool { return p.UpBytes() > sent })
 	c2.send(t, map[string]any{"action": "sub", "topic": "room"})
 	time.Sleep(50 * time.Millisecond) // c2's Subscribe waits for c1's
 	_ = c1.c.CloseNow()               // cancels c1's Subscribe
@@ -232,9 +233,9 @@ func TestCancelledSubscribeDoesNotConfirmAnother(t *testing.T) {
 	case reply = <-c2.frames: // returned while Redis may not have its subscription
 		require.Equal(t, `{"action":"sub"}`, reply)
 		require.NoError(t, b.r.Publish(t.Context(), "room", "after", wsroute.PublishOptions{}))
-		p.up.release()
+		p.Up.Release()
 	case <-time.After(300 * time.Millisecond):
-		p.up.release()
+		p.Up.Release()
 		require.Equal(t, `{"action":"sub"}`, c2.next(t))
 		require.NoError(t, b.r.Publish(t.Context(), "room", "after", wsroute.PublishOptions{}))
 	}
@@ -245,21 +246,21 @@ func TestCancelledSubscribeDoesNotConfirmAnother(t *testing.T) {
 // Detach runs reports an error: the node is subscribed to nothing.
 func TestSubscribeOvertakenByDetach(t *testing.T) {
 	t.Parallel()
-	p := newProxy(t, redisAddr())
-	b := newBroker(t, redisbroker.Options{Addr: p.addr(), Prefix: uniquePrefix(t), PublishTimeout: 5 * time.Second})
+	p := brokertest.NewProxy(t, redisAddr())
+	b := newBroker(t, redisbroker.Options{Addr: p.Addr(), Prefix: uniquePrefix(t), PublishTimeout: 5 * time.Second})
 	b.Attach("n", func(wsroute.Envelope) {})
 	require.NoError(t, b.Subscribe(t.Context(), "n", "sentinel"))
-	p.down.hold()
-	sent := p.upBytes.Load()
+	p.Down.Hold()
+	sent := p.UpBytes()
 	res := make(chan error, 1)
 	go func() { res <- b.Subscribe(t.Context(), "n", "room") }()
-	waitUntil(t, "the SUBSCRIBE reaches the proxy", func() bool { return p.upBytes.Load() > sent })
+	brokertest.WaitUntil(t, "the SUBSCRIBE reaches the proxy", func() bool { return p.UpBytes() > sent })
 	require.NoError(t, b.Detach("n"))
 	start := time.Now()
-	err := result(t, res)
+	err := brokertest.Result(t, res)
 	assert.ErrorContains(t, err, "detached")
 	assert.Less(t, time.Since(start), time.Second, "Detach wakes the waiting Subscribe")
-	p.down.release()
+	p.Down.Release()
 }
 
 // TestCallsAfterDetach: after Detach, Subscribe and Publish fail,
@@ -269,10 +270,10 @@ func TestCallsAfterDetach(t *testing.T) {
 	for _, own := range []bool{false, true} {
 		t.Run(fmt.Sprint("caller's client: ", own), func(t *testing.T) {
 			t.Parallel()
-			p := newProxy(t, redisAddr())
-			opts := redisbroker.Options{Addr: p.addr(), Prefix: uniquePrefix(t)}
+			p := brokertest.NewProxy(t, redisAddr())
+			opts := redisbroker.Options{Addr: p.Addr(), Prefix: uniquePrefix(t)}
 			if own {
-				opts.Client = redis.NewClient(&redis.Options{Addr: p.addr()})
+				opts.Client = redis.NewClient(&redis.Options{Addr: p.Addr()})
 				t.Cleanup(func() { _ = opts.Client.Close() })
 			}
 			b := newBroker(t, opts)
@@ -282,9 +283,9 @@ func TestCallsAfterDetach(t *testing.T) {
 			require.NoError(t, b.Publish(ctx, wsroute.Envelope{Node: "n", Topic: "room", Data: []byte(`1`)}))
 			require.NoError(t, b.Detach("n"))
 			if !own {
-				waitUntil(t, "Detach closed the Broker's connections", func() bool { return p.open.Load() == 0 })
+				brokertest.WaitUntil(t, "Detach closed the Broker's connections", func() bool { return p.Open() == 0 })
 			}
-			accepted := p.accepted.Load()
+			accepted := p.Accepted()
 
 			assert.ErrorContains(t, b.Subscribe(ctx, "n", "room"), "detached")
 			assert.ErrorContains(t, b.Subscribe(ctx, "n", "new"), "detached")
@@ -293,9 +294,9 @@ func TestCallsAfterDetach(t *testing.T) {
 			assert.NoError(t, b.Detach("n"))
 			assert.ErrorContains(t, b.Subscribe(ctx, "other", "room"), "detached")
 			time.Sleep(50 * time.Millisecond)
-			assert.Equal(t, accepted, p.accepted.Load(), "no call after Detach connects to Redis")
+			assert.Equal(t, accepted, p.Accepted(), "no call after Detach connects to Redis")
 			if !own {
-				assert.Zero(t, p.open.Load())
+				assert.Zero(t, p.Open())
 			}
 		})
 	}
@@ -543,7 +544,7 @@ func TestRouterChurn(t *testing.T) {
 					c.callSkipping(t, "sub", map[string]any{"topic": topic(i)})
 					_ = c.c.CloseNow()
 				}
-				waitUntil(t, "the channel is gone", func() bool {
+				brokertest.WaitUntil(t, "the channel is gone", func() bool {
 					_, open := churn.r.Lookup(id)
 					return !open
 				})

@@ -14,3 +14,6 @@ func (b *Broker) Topics() []string {
 
 // Owned reports whether b made its connection.
 func (b *Broker) Owned() bool { return b.owned }
+
+// ErrDetached is the error of calls after Detach.
+var ErrDetached = errDetached

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/brokers/natsbroker"
+	"github.com/wsroute/wsroute/internal/brokertest"
 )
 
 // wait bounds every wait for something to arrive.
@@ -68,10 +69,6 @@ type node struct {
 	url string // ws:// URL of the chat channel
 }
 
-type topicIn struct {
-	Topic string `json:"topic"`
-}
-
 type pubIn struct {
 	Topic   string          `json:"topic"`
 	Data    json.RawMessage `json:"data"`
@@ -102,13 +99,7 @@ func serve(t testing.TB, b wsroute.Broker) *node {
 	r := wsroute.New(wsroute.Options{Broker: b, Limits: wsroute.Limits{SendQueue: 1024}})
 	ch := r.Channel("/chat", wsroute.ChannelConfig{Public: true})
 	public := wsroute.RouteConfig{Public: true}
-	wsroute.Handle(ch, "sub", func(_ context.Context, c *wsroute.Channel, in topicIn) (*struct{}, error) {
-		return nil, c.Subscribe(in.Topic)
-	}, public)
-	wsroute.Handle(ch, "unsub", func(_ context.Context, c *wsroute.Channel, in topicIn) (*struct{}, error) {
-		c.Unsubscribe(in.Topic)
-		return nil, nil
-	}, public)
+	brokertest.HandleSubscriptions(ch)
 	wsroute.Handle(ch, "whoami", func(_ context.Context, c *wsroute.Channel, _ struct{}) (idOut, error) {
 		return idOut{ID: c.ID()}, nil
 	}, public)

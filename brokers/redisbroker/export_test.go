@@ -18,3 +18,6 @@ func ClientOf(b *Broker) *redis.Client {
 func SetHealthCheck(b *Broker, idle, pong time.Duration) {
 	b.idleTimeout, b.pongTimeout = idle, pong
 }
+
+// ErrDetached is the error of a Subscribe after Detach.
+var ErrDetached = errDetached

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/brokers/redisbroker"
+	"github.com/wsroute/wsroute/internal/brokertest"
 )
 
 // TestSilentConnectionIsReplaced: a subscription connection that stops
@@ -16,9 +17,9 @@ import (
 func TestSilentConnectionIsReplaced(t *testing.T) {
 	t.Parallel()
 	newRedisClient(t, redisAddr())
-	proxy := newProxy(t, redisAddr())
+	proxy := brokertest.NewProxy(t, redisAddr())
 	prefix := uniquePrefix(t)
-	ba := newBroker(t, redisbroker.Options{Addr: proxy.addr(), Prefix: prefix})
+	ba := newBroker(t, redisbroker.Options{Addr: proxy.Addr(), Prefix: prefix})
 	redisbroker.SetHealthCheck(ba, 200*time.Millisecond, 300*time.Millisecond)
 	na, nb := newNode(t, ba), newNode(t, newBroker(t, redisbroker.Options{Prefix: prefix}))
 	a := na.dial(t)
@@ -26,7 +27,7 @@ func TestSilentConnectionIsReplaced(t *testing.T) {
 	require.NoError(t, nb.r.Publish(t.Context(), "room", "before", wsroute.PublishOptions{}))
 	assert.Equal(t, event("room", "before"), a.next(t))
 
-	proxy.freeze()
+	proxy.Freeze()
 	deadline := time.NewTimer(15 * time.Second)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/brokers/redisbroker"
+	"github.com/wsroute/wsroute/internal/brokertest"
 	"github.com/wsroute/wsroute/internal/leakcheck"
 )
 
@@ -108,10 +109,6 @@ type node struct {
 	url string // the /chat channel's URL
 }
 
-type topicIn struct {
-	Topic string `json:"topic"`
-}
-
 type idOut struct {
 	ID string `json:"id"`
 }
@@ -130,13 +127,7 @@ func newNode(t testing.TB, b wsroute.Broker) *node {
 	r := wsroute.New(wsroute.Options{Broker: b})
 	ch := r.Channel("/chat", wsroute.ChannelConfig{Public: true})
 	public := wsroute.RouteConfig{Public: true}
-	wsroute.Handle(ch, "sub", func(_ context.Context, c *wsroute.Channel, in topicIn) (*struct{}, error) {
-		return nil, c.Subscribe(in.Topic)
-	}, public)
-	wsroute.Handle(ch, "unsub", func(_ context.Context, c *wsroute.Channel, in topicIn) (*struct{}, error) {
-		c.Unsubscribe(in.Topic)
-		return nil, nil
-	}, public)
+	brokertest.HandleSubscriptions(ch)
 	wsroute.Handle(ch, "say", func(ctx context.Context, c *wsroute.Channel, in sayIn) (*struct{}, error) {
 		opts := wsroute.PublishOptions{}
 		if in.Exclude {

@@ -1,29 +1,30 @@
-package redisbroker_test
+package brokertest
 
 import (
-	"context"
-	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
-// proxy forwards loopback TCP connections to a target. It can make a
-// network path die silently (freeze), or make the server, or its answers,
-// late on demand (holding back one direction's bytes); it counts the
-// connections it accepted and those still open.
-type proxy struct {
+// Proxy forwards loopback TCP connections to a target, such as a broker's
+// engine. It can make a network path die silently (Freeze), or make the
+// server, or its answers, late on demand (holding back one direction's
+// bytes with Up or Down); it counts the bytes clients sent, the connections
+// it accepted and those still open. It knows nothing of the protocol it
+// carries: a test that waits for a given command looks at UpBytes, or
+// wraps the proxy's target in an engine-aware one of its own.
+type Proxy struct {
+	// Up holds back the bytes from clients to the server, Down those from
+	// the server to clients.
+	Up, Down Gate
+
 	l      net.Listener
 	target string
 	stop   chan struct{} // closed by close: held bytes are dropped
 	wg     sync.WaitGroup
-
-	up   gate // client → server
-	down gate // server → client
 
 	upBytes  atomic.Int64 // bytes read from clients, held back or not
 	accepted atomic.Int64 // connections accepted
@@ -48,22 +49,33 @@ func (pc *proxyConn) close() {
 	})
 }
 
-// newProxy starts a proxy to target, stopped when the test ends.
-func newProxy(t testing.TB, target string) *proxy {
+// NewProxy starts a Proxy to target (host:port) on a free loopback port; it
+// is stopped, and every connection through it closed, when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &proxy{l: l, target: target, stop: make(chan struct{})}
+	p := &Proxy{l: l, target: target, stop: make(chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
 	return p
 }
 
-// addr is the proxy's host:port.
-func (p *proxy) addr() string { return p.l.Addr().String() }
+// Addr is the proxy's host:port, to give a client instead of the target's.
+func (p *Proxy) Addr() string { return p.l.Addr().String() }
 
-func (p *proxy) accept() {
+// UpBytes returns how many bytes clients have sent so far, held back or not:
+// a test learns that a request reached the proxy when it grows.
+func (p *Proxy) UpBytes() int64 { return p.upBytes.Load() }
+
+// Accepted returns how many connections the proxy has accepted.
+func (p *Proxy) Accepted() int64 { return p.accepted.Load() }
+
+// Open returns how many of them are not yet closed on both sides.
+func (p *Proxy) Open() int64 { return p.open.Load() }
+
+func (p *Proxy) accept() {
 	defer p.wg.Done()
 	for {
 		down, err := p.l.Accept()
@@ -88,14 +100,14 @@ func (p *proxy) accept() {
 		p.open.Add(1)
 		p.wg.Add(2)
 		p.mu.Unlock()
-		go p.pipe(pc, down, up, &p.up, &p.upBytes)
-		go p.pipe(pc, up, down, &p.down, nil)
+		go p.pipe(pc, down, up, &p.Up, &p.upBytes)
+		go p.pipe(pc, up, down, &p.Down, nil)
 	}
 }
 
 // pipe copies from one end to the other through g, dropping everything
 // once frozen; when either end fails it closes both.
-func (p *proxy) pipe(pc *proxyConn, from, to net.Conn, g *gate, count *atomic.Int64) {
+func (p *Proxy) pipe(pc *proxyConn, from, to net.Conn, g *Gate, count *atomic.Int64) {
 	defer p.wg.Done()
 	defer func() {
 		pc.close()
@@ -124,9 +136,10 @@ func (p *proxy) pipe(pc *proxyConn, from, to net.Conn, g *gate, count *atomic.In
 	}
 }
 
-// freeze silences every connection open so far, like a network path that
-// died without a reset; new connections work.
-func (p *proxy) freeze() {
+// Freeze silences every connection open so far, like a network path that
+// died without a reset: what either side sends is dropped. New connections
+// work.
+func (p *Proxy) Freeze() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, pc := range p.conns {
@@ -134,7 +147,7 @@ func (p *proxy) freeze() {
 	}
 }
 
-func (p *proxy) close() {
+func (p *Proxy) close() {
 	p.mu.Lock()
 	p.closed = true
 	close(p.stop)
@@ -146,14 +159,14 @@ func (p *proxy) close() {
 	p.wg.Wait()
 }
 
-// gate holds back the bytes of one direction while held.
-type gate struct {
+// Gate holds back the bytes of one direction of a Proxy while held.
+type Gate struct {
 	mu       sync.Mutex
-	released chan struct{} // non-nil while held; closed by release
+	released chan struct{} // non-nil while held; closed by Release
 }
 
-// hold makes the bytes read from now on wait.
-func (g *gate) hold() {
+// Hold makes the bytes read from now on wait.
+func (g *Gate) Hold() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.released == nil {
@@ -161,8 +174,8 @@ func (g *gate) hold() {
 	}
 }
 
-// release lets the held bytes, and those after them, through, in order.
-func (g *gate) release() {
+// Release lets the held bytes, and those after them, through, in order.
+func (g *Gate) Release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.released != nil {
@@ -172,7 +185,7 @@ func (g *gate) release() {
 }
 
 // pass waits while g is held; false if stop came first.
-func (g *gate) pass(stop <-chan struct{}) bool {
+func (g *Gate) pass(stop <-chan struct{}) bool {
 	g.mu.Lock()
 	released := g.released
 	g.mu.Unlock()
@@ -184,31 +197,5 @@ func (g *gate) pass(stop <-chan struct{}) bool {
 		return true
 	case <-stop:
 		return false
-	}
-}
-
-// waitUntil polls cond until it holds, failing t after 10s.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("not within 10s: %s", what)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-// result waits, at most 10s, for the error a call sends on ch.
-func result(t testing.TB, ch <-chan error) error {
-	t.Helper()
-	select {
-	case err := <-ch:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("the call did not return within 10s")
-		return errors.New("timeout")
 	}
 }

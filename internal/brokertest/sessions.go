@@ -1,4 +1,4 @@
-package natsbroker_test
+package brokertest
 
 import (
 	"context"
@@ -8,20 +8,20 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
-	"github.com/wsroute/wsroute/brokers/natsbroker"
 	"github.com/wsroute/wsroute/wsroutetest"
 )
 
-// TestKickAcrossNodes: a user logged in on two nodes is reached on both and
+// kickAcrossNodes: a user logged in on two nodes is reached on both and
 // kicked from both by one CloseChannelsOf, through the engine.
-func TestKickAcrossNodes(t *testing.T) {
+func (s *suite[B]) kickAcrossNodes(t *testing.T) {
 	t.Parallel()
 	routers := make([]*wsroute.Router, 2)
-	pf := prefix()
+	pf := prefix(t)
 	for i := range routers {
+		b := s.cfg.New(t, Options{Prefix: pf})
 		r := wsroute.New(wsroute.Options{
-			Broker:     mustNATS(t, natsbroker.Options{URL: natsURL(t), Prefix: pf}),
-			SessionKey: func(s any) string { id, _ := s.(string); return id },
+			Broker:     b,
+			SessionKey: func(v any) string { id, _ := v.(string); return id },
 			Authenticator: wsroute.AuthenticatorFunc(func(_ context.Context, c *wsroute.Channel) error {
 				c.SetSession(c.Query().Get("user"))
 				return nil
@@ -33,6 +33,7 @@ func TestKickAcrossNodes(t *testing.T) {
 			defer cancel()
 			require.NoError(t, r.Shutdown(ctx))
 		})
+		s.connected(t, b)
 		routers[i] = r
 	}
 	one := wsroutetest.MustDial(t, routers[0], "/c?user=alice", nil)
@@ -63,11 +64,4 @@ func TestKickAcrossNodes(t *testing.T) {
 	}
 	assert.Len(t, routers[1].ChannelsOf("bob"), 1, "bob is untouched")
 	_ = bob
-}
-
-func mustNATS(t *testing.T, opts natsbroker.Options) *natsbroker.Broker {
-	t.Helper()
-	b, err := natsbroker.New(opts)
-	require.NoError(t, err)
-	return b
 }

@@ -176,8 +176,9 @@ func TestTrustQueueBytes(t *testing.T) {
 	})
 }
 
-// Bug 9: the channel's worker writes inline at most what was queued when it
-// began; broadcast load must not keep it from the connection's next message.
+// Bug 9: the channel's worker writes inline what was queued when it began,
+// and more only while none of its connection's messages waits: broadcast
+// load must not keep it from the connection's next message.
 func TestTrustInlineWrite(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {

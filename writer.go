@@ -70,9 +70,13 @@ func (c *Channel) startWriterLocked() bool {
 // writeAll is the writer as the pool runs it: until the queue is empty.
 func (c *Channel) writeAll(uint64) { c.write(0) }
 
-// write drains the send queue. A limit above zero bounds how many frames it
-// writes (a worker writing inline writes what was queued when it started,
-// so broadcast load cannot hold it); the rest is handed to a pool writer.
+// write drains the send queue. A limit above zero marks a worker writing
+// inline: it writes what was queued when it started, then goes on only
+// while no message of its connection waits to be handled — so broadcast
+// load cannot hold the connection's next request (at most one more frame's
+// write) — and otherwise hands the rest to a pool writer. Going on while
+// nothing waits saves a hand-off to a goroutine that a busy scheduler may
+// start late while events pile up.
 func (c *Channel) write(limit int) {
 	for n := 0; ; n++ {
 		c.mu.Lock()
@@ -85,7 +89,7 @@ func (c *Channel) write(limit int) {
 			c.tasks.Done()
 			return
 		}
-		if limit > 0 && n == limit {
+		if limit > 0 && n >= limit && c.inQ.len() > 0 {
 			c.mu.Unlock()
 			c.router.pool.run(c.writeLoop) // takes over this writer's task
 			return

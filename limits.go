@@ -23,8 +23,11 @@ type Limits struct {
 	// handler before the reader stops reading. A frame is always accepted
 	// into an empty queue. Default 256 KiB.
 	InboundBytes int
-	// SendQueue is how many outbound frames may wait for the peer; one more
-	// drops the peer as a slow consumer. Default 256.
+	// SendQueue is how many outbound frames may wait while the peer is not
+	// taking them (a write to it is in progress); one more drops the peer
+	// as a slow consumer. While the server's own writer has yet to run — a
+	// busy scheduler may start it late, which is not the peer's doing — up
+	// to four times as many may wait. Default 256.
 	SendQueue int
 	// SendBytes is how many bytes of outbound frames may wait for the peer;
 	// a frame that would exceed it drops the peer as a slow consumer (a

@@ -35,7 +35,7 @@ func (c *Channel) push(f outFrame, reply bool) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if n := c.outQ.len(); n >= c.limits.SendQueue || (n > 0 && c.outBytes+len(f.data) > c.limits.SendBytes) {
+	if c.overflowsLocked(len(f.data)) {
 		c.mu.Unlock()
 		c.drop(ReasonSlowConsumer)
 		return ErrSlowConsumer
@@ -54,6 +54,23 @@ func (c *Channel) push(f outFrame, reply bool) error {
 		c.router.pool.run(c.writeLoop)
 	}
 	return nil
+}
+
+// overflowsLocked reports whether a frame of n bytes would make the peer a
+// slow consumer. The byte budget always holds. The frame bound holds while
+// the peer is not taking frames — a write to it is in progress; while the
+// server's own writer has yet to run (a busy scheduler can start it late)
+// the backlog is not the peer's doing, and up to four times the bound may
+// wait. mu must be held.
+func (c *Channel) overflowsLocked(n int) bool {
+	q := c.outQ.len()
+	switch {
+	case q == 0:
+		return false // a frame is always accepted into an empty queue
+	case c.outBytes+n > c.limits.SendBytes, q >= 4*c.limits.SendQueue:
+		return true
+	}
+	return q >= c.limits.SendQueue && c.writes.start.Load() != 0
 }
 
 // startWriterLocked marks a writer as running and reports whether the

@@ -304,36 +304,31 @@ func (r *Router) caller(ctx context.Context) *Channel {
 
 // waitChannels waits until no channel but self is left, or ctx ends.
 func (r *Router) waitChannels(ctx context.Context, self *Channel) error {
-	for {
-		r.mu.Lock()
+	return r.waitLive(ctx, func() bool {
 		_, selfLive := r.live[self]
 		left := len(r.live) + r.pending
 		if selfLive {
 			left--
 		}
-		if left == 0 {
-			r.mu.Unlock()
-			return nil
-		}
-		if r.changed == nil {
-			r.changed = make(chan struct{})
-		}
-		changed := r.changed
-		r.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+		return left == 0
+	})
 }
 
 // waitGone waits until c's teardown has ended (it has left live), or ctx
 // ends.
 func (r *Router) waitGone(ctx context.Context, c *Channel) error {
+	return r.waitLive(ctx, func() bool {
+		_, ok := r.live[c]
+		return !ok
+	})
+}
+
+// waitLive waits until done, called under r.mu, reports true or ctx ends;
+// untrack and unreserve wake it.
+func (r *Router) waitLive(ctx context.Context, done func() bool) error {
 	for {
 		r.mu.Lock()
-		if _, ok := r.live[c]; !ok {
+		if done() {
 			r.mu.Unlock()
 			return nil
 		}

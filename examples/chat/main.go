@@ -72,8 +72,18 @@ func run(ctx context.Context, addr string, logger *slog.Logger) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("chat serving", "url", "http://"+addr+"/")
-	context.AfterFunc(ctx, func() { logger.Info("shutting down") })
-	if err := wsroute.Serve(ctx, srv, a.router); err != nil {
+	// Serve until ctx ends, logging the shutdown before it begins.
+	serveCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down")
+		case <-serveCtx.Done(): // run returned first
+		}
+		cancel()
+	}()
+	if err := wsroute.Serve(serveCtx, srv, a.router); err != nil {
 		return err
 	}
 	logger.Info("stopped")

@@ -79,12 +79,20 @@ func main() {
 // Options.ShutdownTimeout (10 s): running handlers and open requests finish,
 // WebSockets get a 1001 close frame.
 func run(addr string, logger *slog.Logger, broker wsroute.Broker) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	signalled, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	context.AfterFunc(ctx, func() {
-		stop() // a second signal now kills the process the default way
-		logger.Info("shutting down")
-	})
+	// Serve until a signal, logging the shutdown before it begins.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-signalled.Done():
+			stop() // a second signal now kills the process the default way
+			logger.Info("shutting down")
+		case <-ctx.Done(): // run returned first
+		}
+		cancel()
+	}()
 
 	a, handler := newApp(logger, broker)
 	srv := &http.Server{

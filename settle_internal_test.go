@@ -90,13 +90,7 @@ func TestSettle(t *testing.T) {
 			<-stall.popped
 			settled := settleGo(r)
 			synctest.Wait()
-			early := false
-			select {
-			case err := <-settled:
-				early = true
-				t.Errorf("settle returned (%v) while a frame was read and not yet handled", err)
-			default:
-			}
+			early := returnedEarly(t, settled, "while a frame was read and not yet handled")
 			close(stall.release)
 			if !early {
 				require.NoError(t, <-settled)
@@ -131,13 +125,7 @@ func TestSettle(t *testing.T) {
 			synctest.Wait() // A is closed and its OnDisconnect waits at the gate
 			settled := settleGo(r)
 			synctest.Wait()
-			early := false
-			select {
-			case err := <-settled:
-				early = true
-				t.Errorf("settle returned (%v) while a closed channel's OnDisconnect ran", err)
-			default:
-			}
+			early := returnedEarly(t, settled, "while a closed channel's OnDisconnect ran")
 			close(gate)
 			<-doneA
 			if !early {
@@ -168,13 +156,7 @@ func TestSettle(t *testing.T) {
 			<-stall.popped // the close frame is out; A's reader has its error and waits
 			settled := settleGo(r)
 			synctest.Wait()
-			early := false
-			select {
-			case err := <-settled:
-				early = true
-				t.Errorf("settle returned (%v) while a channel was closing", err)
-			default:
-			}
+			early := returnedEarly(t, settled, "while a channel was closing")
 			close(stall.release)
 			<-doneA
 			if !early {
@@ -186,4 +168,17 @@ func TestSettle(t *testing.T) {
 			require.NoError(t, r.Shutdown(context.Background()))
 		})
 	})
+}
+
+// returnedEarly reports (as a test error) whether settle has already
+// returned, with why it should not have.
+func returnedEarly(t *testing.T, settled <-chan error, why string) bool {
+	t.Helper()
+	select {
+	case err := <-settled:
+		t.Errorf("settle returned (%v) %s", err, why)
+		return true
+	default:
+		return false
+	}
 }

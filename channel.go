@@ -68,6 +68,7 @@ type Channel struct {
 
 	outQ     ring[outFrame]
 	outBytes int  // bytes in outQ
+	held     int  // bytes handed to the connection and not yet written (transport.Conn.Send)
 	writing  bool // a writer is running
 
 	hbTimer     *time.Timer // the heartbeat
@@ -75,7 +76,8 @@ type Channel struct {
 	firstTimer  *time.Timer // FirstMessageTimeout
 	closeTimer  *time.Timer // CloseTimeout
 
-	topics map[string]struct{} // guarded by the Router's hub.mu
+	topicsMu sync.Mutex          // taken after a hub shard's mu
+	topics   map[string]struct{} // guarded by topicsMu
 
 	key     string // the session key it is indexed under; guarded by the Router's keys.mu
 	indexed bool   // registered: its session key is indexed; guarded by keys.mu

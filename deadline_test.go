@@ -62,6 +62,9 @@ func TestWriteTimeoutAcrossWrites(t *testing.T) {
 		wsroute.Handle(ch, "two", func(ctx context.Context, c *wsroute.Channel, _ struct{}) (*struct{}, error) {
 			big := strings.Repeat("x", 256<<10) // larger than the connection's buffer
 			_ = c.Send(ctx, "a"+big)
+			// Queued together, the frames would go out in one write; the
+			// second is sent once the first has been written.
+			time.Sleep(2500 * time.Millisecond)
 			return nil, c.Send(ctx, "b"+big)
 		}, wsroute.RouteConfig{Public: true})
 		client := serveInMemory(t, r)
@@ -75,8 +78,8 @@ func TestWriteTimeoutAcrossWrites(t *testing.T) {
 		_, a, err := c.Read(t.Context()) // the first write completes after 2 s...
 		require.NoError(t, err)
 		assert.Equal(t, `"a`, string(a[:2]))
-		// ...the second starts then and is never read: dropped 3 s later.
+		// ...the second starts at 2.5 s and is never read: dropped 3 s later.
 		assert.Equal(t, wsroute.CloseInfo{Code: -1, Reason: "write timeout"}, cl.wait(t))
-		assert.Equal(t, 5*time.Second, time.Since(start))
+		assert.Equal(t, 5500*time.Millisecond, time.Since(start))
 	})
 }

@@ -125,7 +125,9 @@ func (r *Router) upgrade(w http.ResponseWriter, req *http.Request) (transport.Co
 		return h.Conn, nil, h, nil
 	}
 	opts := r.accept
-	hw := &hijackWriter{ResponseWriter: w}
+	// Data frames go to the socket through a transport.Wire unless
+	// coder/websocket must compress them.
+	hw := &hijackWriter{ResponseWriter: w, direct: opts.CompressionMode == websocket.CompressionDisabled}
 	var aw http.ResponseWriter = hw
 	if !canHijack(w) {
 		aw = w // let Accept refuse it before answering 101
@@ -134,7 +136,10 @@ func (r *Router) upgrade(w http.ResponseWriter, req *http.Request) (transport.Co
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return conn, hw.conn, nil, nil
+	if hw.wire != nil {
+		return transport.NetConn{Conn: conn, Wire: hw.wire}, hw.conn, nil, nil
+	}
+	return &transport.Queued{Conn: conn}, hw.conn, nil, nil
 }
 
 // canHijack reports whether w, or a ResponseWriter it wraps, is an
@@ -153,16 +158,28 @@ func canHijack(w http.ResponseWriter) bool {
 }
 
 // hijackWriter hands the ResponseWriter to websocket.Accept and keeps the
-// connection it hijacks (see Channel.drainClose).
+// connection it hijacks (see Channel.drainClose). With direct set, it puts a
+// transport.Wire between coder/websocket and the connection.
 type hijackWriter struct {
 	http.ResponseWriter
-	conn net.Conn
+	direct bool
+	conn   net.Conn
+	wire   *transport.Wire
 }
 
 func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return conn, brw, err
+	}
+	if h.direct {
+		w := transport.NewWire(conn)
+		if small, err := w.HijackSmall(brw); err == nil {
+			h.wire, conn, brw = w, w, small
+		}
+	}
 	h.conn = conn
-	return conn, brw, err
+	return conn, brw, nil
 }
 
 func (h *hijackWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }

@@ -22,6 +22,9 @@ func (q *ring[T]) push(v T) {
 	q.n++
 }
 
+// peek returns the oldest item; the queue must not be empty.
+func (q *ring[T]) peek() *T { return &q.buf[q.head] }
+
 // pop removes and returns the oldest item; the queue must not be empty.
 func (q *ring[T]) pop() T {
 	var zero T

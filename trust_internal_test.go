@@ -5,6 +5,7 @@ package wsroute
 // race). See trust_test.go for the others.
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -67,6 +68,8 @@ func trustDial(t *testing.T, r *Router, conn transport.Conn) (c *Channel, done <
 // proceed — unless open is closed (writes pass freely) or the connection ends.
 type trustGate struct {
 	*transport.End
+	held    []transport.Frame // what Send held: the peer takes nothing without a writer waiting
+	heldN   int
 	writes  chan []byte
 	proceed chan struct{}
 	open    chan struct{}
@@ -92,6 +95,30 @@ func (g *trustGate) Write(ctx context.Context, typ websocket.MessageType, p []by
 		return net.ErrClosed
 	}
 	return g.End.Write(ctx, typ, p)
+}
+
+// Send holds every frame, as a socket that takes nothing at once would.
+func (g *trustGate) Send(frames []transport.Frame) (int, error) {
+	for _, f := range frames {
+		g.held = append(g.held, transport.Frame{Data: bytes.Clone(f.Data), Binary: f.Binary})
+		g.heldN += len(f.Data)
+	}
+	return g.heldN, nil
+}
+
+// Flush writes what Send held, one frame at a time through the gate.
+func (g *trustGate) Flush() error {
+	defer func() { g.held, g.heldN = nil, 0 }()
+	for _, f := range g.held {
+		typ := websocket.MessageText
+		if f.Binary {
+			typ = websocket.MessageBinary
+		}
+		if err := g.Write(context.Background(), typ, f.Data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (g *trustGate) Close(code websocket.StatusCode, reason string) error {

@@ -1,31 +1,45 @@
 package wsroute
 
 import (
-	"context"
+	"errors"
+	"net"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/wsroute/wsroute/internal/transport"
 )
 
-// A single writer per connection drains the send queue. It is started when
-// there is something to write and exits when the queue is empty; start and
-// exit are decided under mu, so no frame is stranded. Senders never block on
-// the peer: a full queue drops the peer as a slow consumer. Every write is
-// bounded by WriteTimeout.
+// A single writer per connection drains the send queue. Whoever queues a
+// frame when no writer runs becomes the writer, inline: it hands the queued
+// frames to the connection, which writes them with one system call and
+// without waiting for the peer (transport.Wire). Only when the socket does
+// not take everything, or the close frame is next, does a writer on the
+// Router's pool take over and wait — bounded by WriteTimeout. So a reply,
+// a Send and each subscriber of a Publish cost no goroutine hand-off while
+// the peer keeps up, a slow peer never holds its sender, and a writer that
+// wakes up drains every frame queued meanwhile in one write. Start and exit
+// are decided under mu, so no frame is stranded. A full queue drops the
+// peer as a slow consumer.
 
-// push queues one frame for the peer. reply marks the final reply (or error
-// frame) of a handler, sent by the worker that ran it: it is the only push
-// a closing channel accepts, and the worker writes it itself when no writer
-// runs, which saves a goroutine hand-off per message (it then waits on a
-// slow peer, at most WriteTimeout, which only delays that peer's next
-// message). Other senders never write.
+// push queues one frame for the peer and, if no writer runs, writes inline
+// what the socket takes now. reply marks the final reply (or error frame) of
+// a handler: it is the only push a closing channel accepts.
 func (c *Channel) push(f outFrame, reply bool) error {
+	start, err := c.enqueue(f, reply)
+	if start {
+		c.write(false)
+	}
+	return err
+}
+
+// enqueue queues f and reports whether the caller must run the writer
+// (c.write(false)): no writer ran, and the caller is now it.
+func (c *Channel) enqueue(f outFrame, reply bool) (start bool, err error) {
 	c.mu.Lock()
 	switch c.state.Load() {
 	case stateOpening:
 		c.mu.Unlock()
-		return ErrNotOpen
+		return false, ErrNotOpen
 	case stateClosing:
 		if reply {
 			break
@@ -33,41 +47,34 @@ func (c *Channel) push(f outFrame, reply bool) error {
 		fallthrough
 	case stateClosed:
 		c.mu.Unlock()
-		return ErrClosed
+		return false, ErrClosed
 	}
 	if c.overflowsLocked(len(f.data)) {
 		c.mu.Unlock()
 		c.drop(ReasonSlowConsumer)
-		return ErrSlowConsumer
+		return false, ErrSlowConsumer
 	}
 	c.outQ.push(f)
 	c.outBytes += len(f.data)
 	c.pushed++
-	start := c.startWriterLocked()
-	queued := c.outQ.len()
+	start = c.startWriterLocked()
 	c.mu.Unlock()
-	switch {
-	case !start:
-	case reply:
-		c.write(queued)
-	default:
-		c.router.pool.run(c.writeLoop)
-	}
-	return nil
+	return start, nil
 }
 
 // overflowsLocked reports whether a frame of n bytes would make the peer a
-// slow consumer. The byte budget always holds. The frame bound holds while
-// the peer is not taking frames — a write to it is in progress; while the
+// slow consumer. The byte budget (queued frames and the bytes the
+// connection holds) always holds. The frame bound holds while the peer is
+// not taking frames — a blocking write to it is in progress; while the
 // server's own writer has yet to run (a busy scheduler can start it late)
 // the backlog is not the peer's doing, and up to four times the bound may
 // wait. mu must be held.
 func (c *Channel) overflowsLocked(n int) bool {
 	q := c.outQ.len()
 	switch {
-	case q == 0:
-		return false // a frame is always accepted into an empty queue
-	case c.outBytes+n > c.limits.SendBytes, q >= 4*c.limits.SendQueue:
+	case q == 0 && c.held == 0:
+		return false // a frame is always accepted when nothing waits
+	case c.outBytes+c.held+n > c.limits.SendBytes, q >= 4*c.limits.SendQueue:
 		return true
 	}
 	return q >= c.limits.SendQueue && c.writes.start.Load() != 0
@@ -84,20 +91,24 @@ func (c *Channel) startWriterLocked() bool {
 	return true
 }
 
-// writeAll is the writer as the pool runs it: until the queue is empty.
-func (c *Channel) writeAll(uint64) { c.write(0) }
+// writeAll is the writer as the pool runs it: until the queue is empty,
+// waiting for the peer as needed.
+func (c *Channel) writeAll(uint64) { c.write(true) }
 
-// write drains the send queue. A limit above zero marks a worker writing
-// inline: it writes what was queued when it started, then goes on only
-// while no message of its connection waits to be handled — so broadcast
-// load cannot hold the connection's next request (at most one more frame's
-// write) — and otherwise hands the rest to a pool writer. Going on while
-// nothing waits saves a hand-off to a goroutine that a busy scheduler may
-// start late while events pile up.
-func (c *Channel) write(limit int) {
-	for n := 0; ; n++ {
+// maxInlineRounds bounds how often an inline writer goes back for frames
+// queued while it wrote, so that others' pushes cannot keep it: the rest is
+// left to a pool writer.
+const maxInlineRounds = 4
+
+// write drains the send queue. Inline (wait false) it never waits for the
+// peer: what the connection holds after a write, the close frame, and what
+// is left after maxInlineRounds are handed to a pool writer, which runs
+// write(true) and so takes over this writer's task.
+func (c *Channel) write(wait bool) {
+	var arr [16]transport.Frame
+	for round := 0; ; round++ {
 		c.mu.Lock()
-		if c.outQ.len() == 0 || c.state.Load() == stateClosed {
+		if c.state.Load() == stateClosed || (c.outQ.len() == 0 && c.held == 0) {
 			c.writing = false
 			if c.idleWaiters > 0 {
 				c.cond.Broadcast()
@@ -106,41 +117,57 @@ func (c *Channel) write(limit int) {
 			c.tasks.Done()
 			return
 		}
-		if limit > 0 && n >= limit && c.inQ.len() > 0 {
+		closeNext := c.outQ.len() > 0 && c.outQ.peek().close
+		if !wait && (c.held > 0 || closeNext || round >= maxInlineRounds) {
 			c.mu.Unlock()
 			c.router.pool.run(c.writeLoop) // takes over this writer's task
 			return
 		}
-		f := c.outQ.pop()
-		c.outBytes -= len(f.data)
-		var info CloseInfo
-		if f.close {
-			info = *c.info
-		}
-		c.mu.Unlock()
-		if f.close {
+		if closeNext {
+			c.outQ.pop()
+			info := *c.info
+			c.mu.Unlock()
 			// Waits for the peer's close frame, bounded by coder/websocket;
 			// the reader then ends the channel.
 			_ = c.conn.Close(info.Code, info.Reason)
 			continue
 		}
-		typ := websocket.MessageText
-		if f.binary {
-			typ = websocket.MessageBinary
+		batch, n := arr[:0], 0
+		for c.outQ.len() > 0 && !c.outQ.peek().close {
+			f := c.outQ.pop()
+			batch = append(batch, transport.Frame{Data: f.data, Binary: f.binary})
+			n += len(f.data)
 		}
-		c.beginWrite()
-		err := c.conn.Write(context.Background(), typ, f.data)
-		c.endWrite()
+		c.outBytes -= n
+		held := c.held + n // counted until the connection says what it holds
+		c.held = held
+		c.mu.Unlock()
+		var err error
+		if len(batch) > 0 {
+			held, err = c.conn.Send(batch)
+			clear(batch)
+		}
+		if err == nil && held > 0 && wait {
+			c.beginWrite()
+			err = c.conn.Flush()
+			c.endWrite()
+			held = 0
+		}
+		c.mu.Lock()
+		c.held = held
 		if err != nil {
-			// coder/websocket closes the connection on a failed write; the
-			// reader then ends the channel with what it finds there — the
-			// peer's close frame if one raced with this write, or a lost
-			// connection — and a timeout has already recorded its reason.
-			// What is still queued cannot be written.
-			c.mu.Lock()
 			c.outQ.clear()
-			c.outBytes = 0
-			c.mu.Unlock()
+			c.outBytes, c.held = 0, 0
+		}
+		c.mu.Unlock()
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			// As coder/websocket does on a failed write: the connection is
+			// cut; the reader then ends the channel with what it finds —
+			// the peer's close frame if one raced with the write, or a lost
+			// connection — and a timeout has already recorded its reason.
+			// After a close frame nothing may be written (net.ErrClosed),
+			// which is no failure.
+			_ = c.conn.CloseNow()
 		}
 	}
 }

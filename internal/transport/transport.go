@@ -18,9 +18,21 @@ type Conn interface {
 	CloseNow() error
 	SetReadLimit(n int64)
 	Ping(ctx context.Context) error
+
+	// Send writes data frames in order without waiting for the peer: what
+	// the connection cannot write at once it holds (held bytes), and Flush
+	// writes it. The frames' bytes may be reused once Send returns. Send
+	// and Flush are called by one goroutine at a time, the channel's writer.
+	Send(frames []Frame) (held int, err error)
+	// Flush writes what Send held, waiting for the peer; closing the
+	// connection ends it.
+	Flush() error
 }
 
-var _ Conn = (*websocket.Conn)(nil)
+var (
+	_ Conn = NetConn{}
+	_ Conn = (*Queued)(nil)
+)
 
 // Hook replaces the WebSocket upgrade of one request with an in-memory
 // connection. wsroutetest puts it in the request's context; wsroute fills in

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // PublishOptions tunes one Router.Publish.
@@ -17,38 +18,61 @@ type PublishOptions struct {
 
 // hub holds this node's topic subscriptions and fans events out to them.
 //
-// Locks: mu guards the subscriber sets and is never held across I/O; fan-out
-// takes only its read lock. Broker calls, which may wait on the network, are
-// serialized per topic by the topic's brokerMu, which no close path takes: a
-// channel's teardown removes its subscriptions under mu and leaves the
-// broker's Unsubscribe to a background call, so a slow engine delays
-// neither delivery nor any close.
+// Locks: topics are spread over hubShards shards by name, each with its own
+// lock, so traffic on one topic does not wait for another's. A shard's mu
+// guards its topics, their subscriber sets and refs; it is never held
+// across I/O: fan-out queues the event under the read lock and writes to
+// the sockets after releasing it. A channel's own topic set is guarded by
+// its topicsMu, taken after a shard's mu. Broker calls, which may wait on
+// the network, are serialized per topic by the topic's brokerMu, which no
+// close path takes: a channel's teardown removes its subscriptions and
+// leaves the broker's Unsubscribe to a background call, so a slow engine
+// delays neither delivery nor any close.
 type hub struct {
 	r      *Router
 	broker Broker
-	mu     sync.RWMutex      // guards topics, each topic's subs and refs, every Channel's topics field, closed
-	topics map[string]*topic // by name: topics with subscribers or broker work in flight
-	closed bool              // the broker was detached
-	bg     sync.WaitGroup    // background broker unsubscribes
+	shards [hubShards]hubShard
+	closed atomic.Bool    // the broker was detached
+	bg     sync.WaitGroup // background broker unsubscribes
 
 	detach      sync.Once
 	detachErr   error
 	stopControl context.CancelFunc // ends the control topic's subscription, if any
 }
 
+// hubShards is the number of shards of the hub.
+const hubShards = 32
+
+// hubShard is one shard of the hub.
+type hubShard struct {
+	mu     sync.RWMutex
+	topics map[string]*topic // by name: topics with subscribers or broker work in flight
+}
+
+// shard returns the shard of the topic name (FNV-1a).
+func (h *hub) shard(name string) *hubShard {
+	x := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		x = (x ^ uint32(name[i])) * 16777619
+	}
+	return &h.shards[x%hubShards]
+}
+
 // topic is one topic of the hub.
 type topic struct {
 	name string
-	subs map[*Channel]struct{} // local subscribers; guarded by hub.mu
-	refs int                   // goroutines holding the entry outside hub.mu; guarded by hub.mu
+	subs map[*Channel]struct{} // local subscribers; guarded by the shard's mu
+	refs int                   // goroutines holding the entry outside the shard's mu; guarded by it
 
 	brokerMu   sync.Mutex // serializes this topic's broker calls; held across I/O
-	subscribed bool       // the node is subscribed with the broker; written under brokerMu and hub.mu
+	subscribed bool       // the node is subscribed with the broker; written under brokerMu and the shard's mu
 }
 
 func (h *hub) init(r *Router, b Broker) {
 	h.r, h.broker = r, b
-	h.topics = make(map[string]*topic)
+	for i := range h.shards {
+		h.shards[i].topics = make(map[string]*topic)
+	}
 	b.Attach(r.node, h.deliverRemote)
 }
 
@@ -66,33 +90,38 @@ func (c *Channel) Subscribe(name string) error {
 		return err
 	}
 	h := &c.router.hub
-	h.mu.Lock()
+	sh := h.shard(name)
+	sh.mu.Lock()
 	if err := c.subscribable(); err != nil {
-		h.mu.Unlock()
+		sh.mu.Unlock()
 		return err
 	}
-	if _, ok := c.topics[name]; ok {
-		h.mu.Unlock()
+	c.topicsMu.Lock()
+	_, already := c.topics[name]
+	n := len(c.topics)
+	c.topicsMu.Unlock()
+	if already {
+		sh.mu.Unlock()
 		return nil
 	}
-	if max := c.limits.MaxTopics; max > 0 && len(c.topics) >= max {
-		h.mu.Unlock()
+	if max := c.limits.MaxTopics; max > 0 && n >= max {
+		sh.mu.Unlock()
 		return ErrTooManyTopics
 	}
-	t := h.topics[name]
+	t := sh.topics[name]
 	if t == nil {
 		t = &topic{name: name, subs: make(map[*Channel]struct{})}
-		h.topics[name] = t
+		sh.topics[name] = t
 	}
 	t.refs++
 	subscribed := t.subscribed
 	if subscribed { // the common case: no broker call, no second lock
 		h.addLocked(c, t)
-		h.releaseLocked(t)
-		h.mu.Unlock()
+		h.releaseLocked(sh, t)
+		sh.mu.Unlock()
 		return nil
 	}
-	h.mu.Unlock()
+	sh.mu.Unlock()
 
 	t.brokerMu.Lock()
 	defer t.brokerMu.Unlock()
@@ -100,9 +129,9 @@ func (c *Channel) Subscribe(name string) error {
 	if !t.subscribed {
 		err = h.broker.Subscribe(c.ctx, c.router.node, name)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	defer h.releaseLocked(t)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	defer h.releaseLocked(sh, t)
 	if err != nil {
 		return fmt.Errorf("wsroute: subscribe %q: %w", name, err)
 	}
@@ -125,55 +154,57 @@ func (c *Channel) subscribable() error {
 	return ErrClosed
 }
 
-// addLocked adds c to t's subscribers. h.mu must be held.
+// addLocked adds c to t's subscribers. The shard's mu must be held.
 func (h *hub) addLocked(c *Channel, t *topic) {
 	t.subs[c] = struct{}{}
+	c.topicsMu.Lock()
 	if c.topics == nil {
 		c.topics = make(map[string]struct{})
 	}
 	c.topics[t.name] = struct{}{}
+	c.topicsMu.Unlock()
 }
 
 // releaseLocked gives back a hold on t. A topic left without subscribers
 // and holds is forgotten, after a background broker Unsubscribe if the node
-// is subscribed. h.mu must be held.
-func (h *hub) releaseLocked(t *topic) {
+// is subscribed. sh.mu must be held.
+func (h *hub) releaseLocked(sh *hubShard, t *topic) {
 	t.refs--
 	if t.refs > 0 || len(t.subs) > 0 {
 		return
 	}
-	if !t.subscribed || h.closed {
-		delete(h.topics, t.name)
+	if !t.subscribed || h.closed.Load() {
+		delete(sh.topics, t.name)
 		return
 	}
 	t.refs++
 	h.bg.Add(1)
-	go h.unsubscribe(t)
+	go h.unsubscribe(sh, t)
 }
 
 // unsubscribe tells the broker this node no longer needs t, unless a
 // subscriber came back meanwhile.
-func (h *hub) unsubscribe(t *topic) {
+func (h *hub) unsubscribe(sh *hubShard, t *topic) {
 	defer h.bg.Done()
 	t.brokerMu.Lock()
-	h.mu.Lock()
-	idle := len(t.subs) == 0 && t.subscribed && !h.closed
+	sh.mu.Lock()
+	idle := len(t.subs) == 0 && t.subscribed && !h.closed.Load()
 	if idle {
 		// Cleared before the broker call: a Subscribe arriving meanwhile
 		// must not take the fast path, but wait for brokerMu and subscribe
 		// the node again.
 		t.subscribed = false
 	}
-	h.mu.Unlock()
+	sh.mu.Unlock()
 	if idle {
 		if err := h.broker.Unsubscribe(context.Background(), h.r.node, t.name); err != nil {
 			h.r.log.Warn("wsroute: broker unsubscribe failed", "topic", t.name, "err", err)
 		}
 	}
-	h.mu.Lock()
+	sh.mu.Lock()
 	t.brokerMu.Unlock()
-	h.releaseLocked(t)
-	h.mu.Unlock()
+	h.releaseLocked(sh, t)
+	sh.mu.Unlock()
 }
 
 // Unsubscribe removes the channel from topic's subscribers; it is
@@ -186,10 +217,10 @@ func (c *Channel) UnsubscribeAll() { c.router.hub.drop(c) }
 
 // Subscribers returns this node's channels subscribed to topic.
 func (r *Router) Subscribers(topic string) []*Channel {
-	h := &r.hub
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	t := h.topics[topic]
+	sh := r.hub.shard(topic)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	t := sh.topics[topic]
 	if t == nil {
 		return nil
 	}
@@ -202,43 +233,51 @@ func (r *Router) Subscribers(topic string) []*Channel {
 
 // Topics returns the channel's topics, sorted.
 func (c *Channel) Topics() []string {
-	h := &c.router.hub
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+	c.topicsMu.Lock()
 	ts := make([]string, 0, len(c.topics))
 	for t := range c.topics {
 		ts = append(ts, t)
 	}
+	c.topicsMu.Unlock()
 	slices.Sort(ts)
 	return ts
 }
 
 // remove takes c off topic.
 func (h *hub) remove(c *Channel, name string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.removeLocked(c, name)
+	sh := h.shard(name)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	h.removeLocked(sh, c, name)
 }
 
 // drop takes c off every topic; the close path calls it. It never waits
 // for the broker.
 func (h *hub) drop(c *Channel) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	c.topicsMu.Lock()
+	names := make([]string, 0, len(c.topics))
 	for name := range c.topics {
-		h.removeLocked(c, name)
+		names = append(names, name)
+	}
+	c.topicsMu.Unlock()
+	for _, name := range names {
+		h.remove(c, name)
 	}
 }
 
-func (h *hub) removeLocked(c *Channel, name string) {
-	if _, ok := c.topics[name]; !ok {
+// removeLocked takes c off the topic name of shard sh. sh.mu must be held.
+func (h *hub) removeLocked(sh *hubShard, c *Channel, name string) {
+	c.topicsMu.Lock()
+	_, ok := c.topics[name]
+	delete(c.topics, name)
+	c.topicsMu.Unlock()
+	if !ok {
 		return
 	}
-	delete(c.topics, name)
-	t := h.topics[name]
+	t := sh.topics[name]
 	delete(t.subs, c)
 	t.refs++
-	h.releaseLocked(t)
+	h.releaseLocked(sh, t)
 }
 
 // Publish sends payload as the event {"topic":topic,"data":payload} to every
@@ -279,14 +318,18 @@ func (h *hub) deliverRemote(e Envelope) {
 }
 
 // deliver queues the event frame for each local subscriber but exclude and
-// returns how many it reached. Frames are queued under the read lock, so no
-// event reaches a channel after its Unsubscribe returned; queueing never
-// blocks and dropping a slow consumer takes no hub lock.
+// returns how many it reached. Frames are queued under the shard's read
+// lock, so no event reaches a channel after its Unsubscribe returned;
+// queueing never blocks, and dropping a slow consumer takes no hub lock.
+// The subscribers that had no writer running get their frame written after
+// the lock is released, by this goroutine, without waiting for any peer
+// (see push): a warm fan-out starts no goroutine.
 func (h *hub) deliver(name string, data json.RawMessage, exclude string) int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	t := h.topics[name]
+	sh := h.shard(name)
+	sh.mu.RLock()
+	t := sh.topics[name]
 	if t == nil || len(t.subs) == 0 {
+		sh.mu.RUnlock()
 		return 0
 	}
 	quoted, _ := json.Marshal(name) // a JSON string, whatever the topic holds
@@ -297,20 +340,40 @@ func (h *hub) deliver(name string, data json.RawMessage, exclude string) int {
 	b = append(b, data...)
 	b = append(b, '}')
 	n := 0
+	writers := writerLists.Get().(*[]*Channel)
 	for c := range t.subs {
-		if c.id != exclude && c.push(outFrame{data: b}, false) == nil {
+		if c.id == exclude {
+			continue
+		}
+		start, err := c.enqueue(outFrame{data: b}, false)
+		if err == nil {
 			n++
 		}
+		if start {
+			*writers = append(*writers, c)
+		}
 	}
+	sh.mu.RUnlock()
+	for i, c := range *writers {
+		c.write(false)
+		(*writers)[i] = nil
+	}
+	*writers = (*writers)[:0]
+	writerLists.Put(writers)
 	return n
 }
+
+// writerLists recycles deliver's lists of channels to write to.
+var writerLists = sync.Pool{New: func() any { return new([]*Channel) }}
 
 // close waits for the background broker calls (unless wait is false) and
 // detaches the broker, once however often Shutdown is called.
 func (h *hub) close(wait bool) error {
-	h.mu.Lock()
-	h.closed = true
-	h.mu.Unlock()
+	h.closed.Store(true)
+	for i := range h.shards { // a barrier: a release that saw closed unset has added to bg
+		h.shards[i].mu.Lock()
+		h.shards[i].mu.Unlock() //nolint:staticcheck // an empty critical section on purpose
+	}
 	if h.stopControl != nil {
 		h.stopControl()
 	}

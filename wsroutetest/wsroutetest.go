@@ -85,6 +85,11 @@ func Dial(ctx context.Context, r *wsroute.Router, target string, opts *DialOptio
 	case <-hook.Opened:
 		return c, nil
 	case <-c.done:
+		select {
+		case <-hook.Opened: // opened, then closed at once (a failed OnConnect): both are ready
+			return c, nil
+		default:
+		}
 		res := rec.Result()
 		he := &HandshakeError{StatusCode: res.StatusCode, Header: res.Header}
 		var body struct {

@@ -89,6 +89,7 @@ func (s Source) String() string {
 type Schema struct {
 	sch   *jsonschema.Schema
 	props []string
+	fast  *node // nil: no fast program
 }
 
 // Compile compiles src with draft 2020-12 as default ($schema in the document
@@ -110,7 +111,7 @@ func Compile(src Source) (*Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema: %s: %w", src, err)
 	}
-	return &Schema{sch: sch, props: topLevelNames(sch)}, nil
+	return &Schema{sch: sch, props: topLevelNames(sch), fast: compileFast(sch)}, nil
 }
 
 // load reads and parses the root document of s and returns it with the

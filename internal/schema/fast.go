@@ -263,13 +263,7 @@ func (w *walker) evalObject(o *objSpec, raw []byte, top bool) verdict {
 		if skip && inSkip(body, esc, key, w.skip) {
 			continue
 		}
-		var idx int
-		var found bool
-		if esc {
-			idx, found = o.keys[key]
-		} else {
-			idx, found = o.keys[string(body)]
-		}
+		idx, found := o.index(body, esc, key)
 		if found {
 			word, bit := &seen[idx/64], uint64(1)<<(idx%64)
 			if *word&bit != 0 {
@@ -332,6 +326,25 @@ func (w *walker) evalObject(o *objSpec, raw []byte, top bool) verdict {
 		w.topDone, w.topLast = true, last
 	}
 	return vValid
+}
+
+// index returns the index of the member key (raw body, or key when
+// escaped) among the names of o.
+func (o *objSpec) index(body []byte, esc bool, key string) (int, bool) {
+	if esc {
+		i, ok := o.keys[key]
+		return i, ok
+	}
+	if o.names != nil { // few names: comparing beats hashing
+		for i, n := range o.names {
+			if len(n) == len(body) && string(body) == n {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	i, ok := o.keys[string(body)]
+	return i, ok
 }
 
 // inSkip reports whether the key (raw body, or key when escaped) is one of

@@ -54,8 +54,12 @@ const (
 // schema, for the bitset of the members seen.
 const maxKeys = 256
 
+// maxLinearKeys is the most names looked up by comparing them one by one.
+const maxLinearKeys = 8
+
 type objSpec struct {
 	keys    map[string]int // property or required name → index
+	names   []string       // by index, when there are at most maxLinearKeys
 	props   []*node        // by index: the property's schema, nil for a required name without one
 	reqMask [maxKeys / 64]uint64
 	addl    addlKind
@@ -241,6 +245,12 @@ func (c *fastCompiler) objSpec(s *jsonschema.Schema) (*objSpec, bool) {
 	}
 	if len(o.props) > maxKeys {
 		return nil, false
+	}
+	if len(o.props) <= maxLinearKeys {
+		o.names = make([]string, len(o.props))
+		for name, i := range o.keys {
+			o.names[i] = name
+		}
 	}
 	switch a := s.AdditionalProperties.(type) {
 	case nil:

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,28 +16,39 @@ import (
 // folder that holds the repository (shared/ beside it).
 const suiteRel = "shared/testdata/json-schema-test-suite/draft2020-12"
 
-// suiteDir finds the suite's draft 2020-12 folder in an ancestor of the
-// working directory. It skips the test when there is none, except under CI.
-func suiteDir(t testing.TB) string {
-	t.Helper()
+// findSuite returns the suite's draft 2020-12 folder: $WSROUTE_SCHEMA_SUITE,
+// or suiteRel in an ancestor of the working directory.
+func findSuite() (string, bool) {
 	if dir := os.Getenv("WSROUTE_SCHEMA_SUITE"); dir != "" {
-		return dir
+		return dir, true
 	}
 	wd, err := os.Getwd()
-	require.NoError(t, err)
+	if err != nil {
+		return "", false
+	}
 	for d := wd; ; d = filepath.Dir(d) {
 		cand := filepath.Join(d, suiteRel)
 		if fi, err := os.Stat(cand); err == nil && fi.IsDir() {
-			return cand
+			return cand, true
 		}
 		if filepath.Dir(d) == d {
-			break
+			return "", false
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("JSON Schema Test Suite not found: no %s above %s", suiteRel, wd)
+}
+
+// suiteDir returns the suite folder. It skips the test when there is none,
+// except under CI, where it fails.
+func suiteDir(t testing.TB) string {
+	t.Helper()
+	dir, ok := findSuite()
+	if ok {
+		return dir
 	}
-	t.Skipf("JSON Schema Test Suite not found: no %s above %s (set WSROUTE_SCHEMA_SUITE)", suiteRel, wd)
+	if os.Getenv("CI") != "" {
+		t.Fatalf("JSON Schema Test Suite not found: no %s above the working directory", suiteRel)
+	}
+	t.Skipf("JSON Schema Test Suite not found: no %s above the working directory (set WSROUTE_SCHEMA_SUITE)", suiteRel)
 	return ""
 }
 
@@ -53,19 +65,32 @@ type suiteGroup struct {
 // loadSuite returns the groups of every file of the suite folder, by file.
 func loadSuite(t testing.TB) map[string][]suiteGroup {
 	t.Helper()
-	dir := suiteDir(t)
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	suite, err := readSuite(suiteDir(t))
 	require.NoError(t, err)
-	require.NotEmpty(t, files, "no suite files in %s", dir)
+	return suite
+}
+
+func readSuite(dir string) (map[string][]suiteGroup, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no suite files in %s", dir)
+	}
 	out := map[string][]suiteGroup{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
-		require.NoError(t, err)
+		if err != nil {
+			return nil, err
+		}
 		var groups []suiteGroup
-		require.NoError(t, json.Unmarshal(data, &groups), f)
+		if err := json.Unmarshal(data, &groups); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
 		out[filepath.Base(f)] = groups
 	}
-	return out
+	return out, nil
 }
 
 // TestFastSuite runs the official suite through the fast program: for each

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -88,10 +89,21 @@ func FuzzFastSchema(f *testing.F) {
 }
 
 func sameResult(want []Detail, wantErr error, got []Detail, err error) bool {
-	if (wantErr == nil) != (err == nil) || wantErr != nil && wantErr.Error() != err.Error() {
+	if (wantErr == nil) != (err == nil) {
 		return false
 	}
+	if wantErr != nil && wantErr.Error() != err.Error() {
+		// Decode's error for refused literals comes from a walk over the
+		// decoded maps, in random order: two calls may name different
+		// literals of the same input. Both must be about a literal.
+		return isLiteralError(wantErr) && isLiteralError(err)
+	}
 	return slices.Equal(want, got)
+}
+
+func isLiteralError(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "number literal too long") || strings.HasPrefix(msg, "number ") && strings.Contains(msg, "out of range: exponent")
 }
 
 func checkFuzzVerdict(t *testing.T, v verdict, want []Detail, wantErr error, data []byte) {

@@ -5,6 +5,46 @@
 // (draft 2020-12 by default, format assertion on) and a compiled [Schema]
 // reports every leaf failure as a [Detail] with an escaped JSON pointer and a
 // stable English message.
+//
+// # Fast path
+//
+// Compile also builds, when it can, a fast program from jsonschema's
+// compiled schema ([Schema.Fast] tells). [Schema.ValidateObject] and
+// [Schema.ValidateJSON] run it over the JSON bytes with frame.ObjectIter and
+// frame.ArrayIter, without decoding a tree; on valid input they return
+// (nil, nil) without allocating. They are exactly equivalent to
+// DecodeObject or Decode followed by [Schema.Validate]: whenever the fast
+// program finds the input invalid or cannot decide, the input is decoded and
+// validated by jsonschema, which gives the error or the details.
+//
+// The fast program exists only when every schema reachable from the root is
+// draft 2020-12 and uses nothing but boolean schemas, type, enum, const,
+// properties, required, additionalProperties, prefixItems, items, minItems,
+// maxItems, minLength, maxLength, pattern (jsonschema's compiled regexp),
+// minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf, $ref
+// and $defs within the document (cycles are fine unless $ref/allOf loop on
+// the same value), allOf, and annotations (title, description, default,
+// examples, ...). Any other set field of jsonschema.Schema (format, anyOf,
+// oneOf, not, if, dependent*, patternProperties, propertyNames, unevaluated*,
+// contains, uniqueItems, min/maxProperties, $dynamicRef, extensions, ...)
+// means no fast program for the whole schema.
+//
+// Numbers are compared exactly: a literal with at most 19 significant digits
+// is held as an integer mantissa and a decimal exponent and compared with
+// bounds converted the same way at compile time; anything else goes through
+// math/big as jsonschema does. 1.0 and 1e2 are integers; enum and const
+// compare numbers by value, strings after unescaping, objects regardless of
+// member order. String lengths count the code points of the unescaped
+// string (invalid UTF-8 and unpaired surrogates count as one U+FFFD each).
+//
+// The fast program cannot decide, and the slow path runs, on: an object
+// with a repeated key where that could matter (jsonschema sees only the last
+// value), a number literal Decode refuses (longer than 512 characters or an
+// exponent beyond ±1000; the fast program looks at every literal the
+// decoder would check, skipped members excepted), and input that is not
+// valid JSON. An object schema with more than 256 property and required
+// names has no fast program; more than 16 members matched by
+// additionalProperties' schema cost a map to find repeated keys.
 package schema
 
 import (
@@ -89,6 +129,7 @@ func (s Source) String() string {
 type Schema struct {
 	sch   *jsonschema.Schema
 	props []string
+	fast  *node // nil: no fast program
 }
 
 // Compile compiles src with draft 2020-12 as default ($schema in the document
@@ -110,7 +151,7 @@ func Compile(src Source) (*Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema: %s: %w", src, err)
 	}
-	return &Schema{sch: sch, props: topLevelNames(sch)}, nil
+	return &Schema{sch: sch, props: topLevelNames(sch), fast: compileFast(sch)}, nil
 }
 
 // load reads and parses the root document of s and returns it with the

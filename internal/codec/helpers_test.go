@@ -88,7 +88,7 @@ type unicodeNames struct {
 
 type wideStruct struct {
 	F0, F1, F2, F3, F4, F5, F6, F7, F8, F9, F10, F11 int
-	S                                             string `json:"s"`
+	S                                                string `json:"s"`
 }
 
 // frameData is the realistic message: route key and ref are unknown keys.

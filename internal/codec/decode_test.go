@@ -253,14 +253,15 @@ func TestUnsupportedTypes(t *testing.T) {
 			X int `json:"x,string"`
 		}](),
 		reflect.TypeFor[struct{ inner }](),
-		reflect.TypeFor[struct {
-			A int `json:"x"`
-			B int `json:"x"`
-		}](),
-		reflect.TypeFor[struct {
-			A int
-			B int `json:"A"`
-		}](),
+		// Built with StructOf: vet refuses repeated json tags in source.
+		reflect.StructOf([]reflect.StructField{
+			{Name: "A", Type: reflect.TypeFor[int](), Tag: `json:"x"`},
+			{Name: "B", Type: reflect.TypeFor[int](), Tag: `json:"x"`},
+		}),
+		reflect.StructOf([]reflect.StructField{
+			{Name: "A", Type: reflect.TypeFor[int]()},
+			{Name: "B", Type: reflect.TypeFor[int](), Tag: `json:"A"`},
+		}),
 		reflect.TypeFor[struct{ X *struct{ Y chan int } }](),
 		reflect.TypeFor[jsonU](),
 		reflect.TypeFor[*jsonU](),

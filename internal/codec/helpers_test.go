@@ -58,11 +58,13 @@ type allKinds struct {
 	M  map[string]int         `json:"m"`
 	MI map[namedString]*inner `json:"mi"`
 
-	Html      string `json:"<h&>"`
-	Dash      int    `json:"-"`
-	DashComma int    `json:"-,"`
-	BadTag    int    `json:"a\"b"` // invalid tag name: the Go name is used
-	priv      int
+	Html string `json:"<h&>"`
+	Dash int    `json:"-"`
+	//lint:ignore SA5008 the field is named "-", on purpose
+	DashComma int `json:"-,"`
+	//lint:ignore SA5008 an invalid tag name, on purpose: the Go name is used
+	BadTag int `json:"a\"b"`
+	priv   int
 }
 
 type omits struct {

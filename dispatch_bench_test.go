@@ -263,13 +263,13 @@ func BenchmarkStage(b *testing.B) {
 		}},
 		{"decode", func() error {
 			var v benchEchoIn
-			if err := inPlan.decode(m, &v); err != nil || v.Title != benchTitle {
+			if err := decodeInput(&inPlan, m, &v); err != nil || v.Title != benchTitle {
 				return cmp.Or(err, failed)
 			}
 			return nil
 		}},
 		{"handler", func() error { _, err := handler(ctx, c, benchEchoIn{Title: benchTitle}); return err }},
-		{"encode", func() error { return m.setReply(benchEchoOut{Title: benchTitle}, outPlan) }},
+		{"encode", func() error { out := benchEchoOut{Title: benchTitle}; return setTypedReply(m, &out, &outPlan) }},
 		{"push", func() error { // push, the writer goroutine, the pipe, the client's read
 			if err := c.push(outFrame{data: reply}, false); err != nil {
 				return err

@@ -107,12 +107,17 @@ func (m *Message) setReply(res any, p outputPlan) error {
 	if err := e.enc.Encode(res); err != nil {
 		return fmt.Errorf("wsroute: encode reply: %w", err)
 	}
-	b := e.buf.Bytes() // what json.Marshal gives, plus a newline AppendReply ignores
-	cfg := &m.cr.cfg
-	trusted := p.trusted && b[0] == '{'
-	m.reply = frame.AppendReply(make([]byte, 0, len(b)+len(cfg.RouteKey)+len(cfg.RefKey)+len(m.f.Route.Raw)+len(m.f.Ref.Raw)+8),
-		cfg.RouteKey, m.routeRaw(), cfg.RefKey, m.Ref(), b, trusted)
+	m.mergeReply(e.buf.Bytes(), p.trusted) // what json.Marshal gives, plus a newline AppendReply ignores
 	return nil
+}
+
+// mergeReply sets the reply from the result's encoding b, which may be
+// reused afterwards. trusted: the result type cannot hold the route key or
+// ref.
+func (m *Message) mergeReply(b []byte, trusted bool) {
+	cfg := &m.cr.cfg
+	m.reply = frame.AppendReply(make([]byte, 0, len(b)+len(cfg.RouteKey)+len(cfg.RefKey)+len(m.f.Route.Raw)+len(m.f.Ref.Raw)+8),
+		cfg.RouteKey, m.routeRaw(), cfg.RefKey, m.Ref(), b, trusted && b[0] == '{')
 }
 
 // setRawReply encodes the default handler's result as it is; null sends nothing.

@@ -152,14 +152,14 @@ func Handle[In, Out any](cr *ChannelRoute, name string, fn func(ctx context.Cont
 	out := outputPlanFor[Out](where, cr.cfg.RouteKey, cr.cfg.RefKey)
 	invoke := func(ctx context.Context, c *Channel, m *Message) error {
 		var v In
-		if err := in.decode(m, &v); err != nil {
+		if err := decodeInput(&in, m, &v); err != nil {
 			return err
 		}
 		res, err := fn(ctx, c, v)
 		if err != nil {
 			return err
 		}
-		return m.setReply(res, out)
+		return setTypedReply(m, &res, &out)
 	}
 	cr.routes[name] = cr.newRoute(where, name, invoke, cfg, reflect.TypeFor[In]())
 }

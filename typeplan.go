@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/wsroute/wsroute/internal/codec"
 )
 
 // This file holds what reflection decides once, at registration, about a
@@ -18,6 +22,9 @@ type inputPlan struct {
 	// without the route key or ref among its fields, so they are ignored),
 	// which saves building the input object.
 	whole bool
+	// dec decodes the whole frame without encoding/json when it can; nil
+	// when the type holds anything it does not handle (see internal/codec).
+	dec *codec.Decoder
 }
 
 func inputPlanFor[In any](where, routeKey, refKey string) inputPlan {
@@ -26,17 +33,30 @@ func inputPlanFor[In any](where, routeKey, refKey string) inputPlan {
 		panic(fmt.Sprintf("%s: input type %v cannot be decoded from a JSON object (the message without its route key and ref); use a struct, a map or any", where, t))
 	}
 	checkReserved(where, "input type", t, routeKey, refKey)
-	return inputPlan{whole: plainStruct(t, jsonUnmarshalerType, textUnmarshalerType)}
+	p := inputPlan{whole: plainStruct(t, jsonUnmarshalerType, textUnmarshalerType)}
+	if p.whole {
+		p.dec = codec.NewDecoder(t)
+	}
+	return p
 }
 
-func (p inputPlan) decode(m *Message, v any) error {
+// decodeInput decodes m's input into *v, which holds In's zero value. The
+// fast decoder either produces exactly what json.Unmarshal would or
+// declines; then encoding/json decides, into a fresh value (the declined
+// attempt may have filled part of *v) and with its own error.
+func decodeInput[In any](p *inputPlan, m *Message, v *In) error {
+	if p.dec != nil && p.dec.Decode(m.data, unsafe.Pointer(v)) {
+		return nil
+	}
 	data := m.data
 	if !p.whole {
 		data = m.Input()
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	nv := new(In)
+	if err := json.Unmarshal(data, nv); err != nil {
 		return decodeError(err)
 	}
+	*v = *nv
 	return nil
 }
 
@@ -45,13 +65,39 @@ type outputPlan struct {
 	// trusted: the result type is a plain struct without the route key or
 	// ref among its fields, so its encoding needs no scan for them.
 	trusted bool
+	// enc encodes the result without encoding/json when it can, to exactly
+	// json.Marshal's bytes; nil when the type holds anything it does not
+	// handle (see internal/codec).
+	enc *codec.Encoder
 }
 
 func outputPlanFor[Out any](where, routeKey, refKey string) outputPlan {
 	t := reflect.TypeFor[Out]()
 	checkReserved(where, "output type", t, routeKey, refKey)
-	return outputPlan{trusted: plainStruct(t, jsonMarshalerType, textMarshalerType)}
+	return outputPlan{trusted: plainStruct(t, jsonMarshalerType, textMarshalerType), enc: codec.NewEncoder(t)}
 }
+
+// setTypedReply encodes a routed handler's result *res as its reply (see
+// Message.setReply), with the plan's encoder when it can.
+func setTypedReply[Out any](m *Message, res *Out, p *outputPlan) error {
+	if p.enc == nil {
+		return m.setReply(*res, *p)
+	}
+	sp := scratch.Get().(*[]byte)
+	defer scratch.Put(sp)
+	b, ok := p.enc.Append((*sp)[:0], unsafe.Pointer(res))
+	if cap(b) <= 64<<10 {
+		*sp = b[:0]
+	}
+	if !ok {
+		return m.setReply(*res, *p)
+	}
+	m.mergeReply(b, p.trusted)
+	return nil
+}
+
+// scratch recycles the buffers replies are encoded into before merging.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 var (
 	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()

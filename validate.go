@@ -49,13 +49,15 @@ func (s *Schema) mustCompile(where string, reserved ...string) *schema.Schema {
 	return sch
 }
 
-// validateStage validates a routed message's input against sch.
+// validateStage validates a routed message's input against sch: over the
+// frame's bytes when the schema compiled to a fast program, with
+// jsonschema's own verdict and details whenever the input is not plainly
+// valid (see internal/schema).
 func validateStage(m *Message, sch *schema.Schema) error {
-	v, err := schema.DecodeObject(m.data, m.cr.cfg.RouteKey, m.cr.cfg.RefKey)
+	details, err := sch.ValidateObject(m.data, m.cr.cfg.RouteKey, m.cr.cfg.RefKey)
 	if err != nil { // the frame was valid JSON; only numbers beyond any range get here
 		return &Error{Code: CodeInvalid, Message: "input is invalid", Err: err, Details: []Detail{{Message: "cannot decode input"}}}
 	}
-	details := sch.Validate(v)
 	if len(details) == 0 {
 		return nil
 	}

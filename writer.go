@@ -3,6 +3,7 @@ package wsroute
 import (
 	"errors"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +96,9 @@ func (c *Channel) startWriterLocked() bool {
 // waiting for the peer as needed.
 func (c *Channel) writeAll(uint64) { c.write(true) }
 
+// batches recycles the lists of frames a writer hands to the connection.
+var batches = sync.Pool{New: func() any { b := make([]transport.Frame, 0, 16); return &b }}
+
 // maxInlineRounds bounds how often an inline writer goes back for frames
 // queued while it wrote, so that others' pushes cannot keep it: the rest is
 // left to a pool writer.
@@ -105,7 +109,12 @@ const maxInlineRounds = 4
 // is left after maxInlineRounds are handed to a pool writer, which runs
 // write(true) and so takes over this writer's task.
 func (c *Channel) write(wait bool) {
-	var arr [16]transport.Frame
+	var batch *[]transport.Frame // from batches while frames are handed over
+	defer func() {
+		if batch != nil {
+			batches.Put(batch)
+		}
+	}()
 	for round := 0; ; round++ {
 		c.mu.Lock()
 		if c.state.Load() == stateClosed || (c.outQ.len() == 0 && c.held == 0) {
@@ -132,10 +141,13 @@ func (c *Channel) write(wait bool) {
 			_ = c.conn.Close(info.Code, info.Reason)
 			continue
 		}
-		batch, n := arr[:0], 0
+		if batch == nil {
+			batch = batches.Get().(*[]transport.Frame)
+		}
+		frames, n := (*batch)[:0], 0
 		for c.outQ.len() > 0 && !c.outQ.peek().close {
 			f := c.outQ.pop()
-			batch = append(batch, transport.Frame{Data: f.data, Binary: f.binary})
+			frames = append(frames, transport.Frame{Data: f.data, Binary: f.binary})
 			n += len(f.data)
 		}
 		c.outBytes -= n
@@ -143,9 +155,10 @@ func (c *Channel) write(wait bool) {
 		c.held = held
 		c.mu.Unlock()
 		var err error
-		if len(batch) > 0 {
-			held, err = c.conn.Send(batch)
-			clear(batch)
+		if len(frames) > 0 {
+			held, err = c.conn.Send(frames)
+			clear(frames)
+			*batch = frames[:0]
 		}
 		if err == nil && held > 0 && wait {
 			c.beginWrite()

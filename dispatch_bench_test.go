@@ -230,7 +230,7 @@ func BenchmarkStage(b *testing.B) {
 	input := decoded.(map[string]any)
 	delete(input, cr.cfg.RouteKey)
 	delete(input, cr.cfg.RefKey)
-	inPlan := inputPlanFor[benchEchoIn]("bench", cr.cfg.RouteKey, cr.cfg.RefKey)
+	inPlan := inputPlanFor[benchEchoIn]("bench", cr.cfg.RouteKey, cr.cfg.RefKey, false)
 	guard := newKeyGuard(reflect.TypeFor[benchEchoIn](), false, 0)
 	outPlan := outputPlanFor[benchEchoOut]("bench", cr.cfg.RouteKey, cr.cfg.RefKey)
 	handler := benchEcho // called through a func value, as the route does

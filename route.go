@@ -3,7 +3,6 @@ package wsroute
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"strings"
 
 	"github.com/wsroute/wsroute/internal/schema"
@@ -148,7 +147,8 @@ func Handle[In, Out any](cr *ChannelRoute, name string, fn func(ctx context.Cont
 	if _, dup := cr.routes[name]; dup {
 		panic(where + ": registered twice")
 	}
-	in := inputPlanFor[In](where, cr.cfg.RouteKey, cr.cfg.RefKey)
+	strict := len(cfg) == 1 && cfg[0].StrictFields
+	in := inputPlanFor[In](where, cr.cfg.RouteKey, cr.cfg.RefKey, strict)
 	out := outputPlanFor[Out](where, cr.cfg.RouteKey, cr.cfg.RefKey)
 	invoke := func(ctx context.Context, c *Channel, m *Message) error {
 		var v In
@@ -161,7 +161,7 @@ func Handle[In, Out any](cr *ChannelRoute, name string, fn func(ctx context.Cont
 		}
 		return setTypedReply(m, &res, &out)
 	}
-	cr.routes[name] = cr.newRoute(where, name, invoke, cfg, reflect.TypeFor[In]())
+	cr.routes[name] = cr.newRoute(where, name, invoke, cfg, true)
 }
 
 // HandleDefault registers fn as the channel's default handler: it receives
@@ -202,7 +202,7 @@ func (cr *ChannelRoute) setDefault(where string, invoke HandlerFunc, cfg []Route
 	if cr.fallback != nil {
 		panic(where + ": registered twice")
 	}
-	cr.fallback = cr.newRoute(where, "", invoke, cfg, nil)
+	cr.fallback = cr.newRoute(where, "", invoke, cfg, false)
 }
 
 // HandleBinary opts the channel into binary frames: each is handed to fn
@@ -230,7 +230,7 @@ func HandleBinary(cr *ChannelRoute, fn func(ctx context.Context, c *Channel, m *
 		m.reply = res
 		return nil
 	}
-	cr.binary = cr.newRoute(where, "", invoke, cfg, nil)
+	cr.binary = cr.newRoute(where, "", invoke, cfg, false)
 }
 
 // newRoute builds a route's pipeline: middleware (router, channel, route)
@@ -238,7 +238,7 @@ func HandleBinary(cr *ChannelRoute, fn func(ctx context.Context, c *Channel, m *
 // against its Go type, see keyGuard) → invoke (decode, handler, reply). in
 // is the typed handler's input type, nil for the default and binary
 // handlers.
-func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []RouteConfig, in reflect.Type) *route {
+func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []RouteConfig, typed bool) *route {
 	cr.router.mustNotServe(where)
 	if len(cfgs) > 1 {
 		panic(where + ": more than one RouteConfig")
@@ -251,10 +251,7 @@ func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []
 	if cfg.Schema != nil {
 		sch = cfg.Schema.mustCompile(where, cr.cfg.RouteKey, cr.cfg.RefKey)
 	}
-	var guard *keyGuard
-	if in != nil {
-		guard = newKeyGuard(in, cfg.StrictFields, 0)
-	} else if cfg.StrictFields {
+	if cfg.StrictFields && !typed {
 		panic(where + ": StrictFields needs a typed input (Handle)")
 	}
 	public, perm := cfg.Public, cfg.Permissions
@@ -270,12 +267,7 @@ func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []
 				return err
 			}
 		}
-		if guard != nil {
-			if err := keyStage(m, guard); err != nil {
-				return err
-			}
-		}
-		return invoke(ctx, c, m)
+		return invoke(ctx, c, m) // a typed route's key guard runs in decodeInput
 	})
 	if cfg.Cost < 0 {
 		panic(where + ": negative Cost")

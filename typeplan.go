@@ -25,28 +25,50 @@ type inputPlan struct {
 	// dec decodes the whole frame without encoding/json when it can; nil
 	// when the type holds anything it does not handle (see internal/codec).
 	dec *codec.Decoder
+	// guard refuses keys that reach a field only by case (see keyGuard);
+	// nil when the type has no such fields.
+	guard *keyGuard
+	// strict: RouteConfig.StrictFields; the guard also refuses unknown keys.
+	strict bool
 }
 
-func inputPlanFor[In any](where, routeKey, refKey string) inputPlan {
+func inputPlanFor[In any](where, routeKey, refKey string, strict bool) inputPlan {
 	t := reflect.TypeFor[In]()
 	if !fromObject(t) {
 		panic(fmt.Sprintf("%s: input type %v cannot be decoded from a JSON object (the message without its route key and ref); use a struct, a map or any", where, t))
 	}
 	checkReserved(where, "input type", t, routeKey, refKey)
-	p := inputPlan{whole: plainStruct(t, jsonUnmarshalerType, textUnmarshalerType)}
+	p := inputPlan{whole: plainStruct(t, jsonUnmarshalerType, textUnmarshalerType), strict: strict}
+	p.guard = newKeyGuard(t, strict, 0)
 	if p.whole {
 		p.dec = codec.NewDecoder(t)
 	}
 	return p
 }
 
-// decodeInput decodes m's input into *v, which holds In's zero value. The
-// fast decoder either produces exactly what json.Unmarshal would or
-// declines; then encoding/json decides, into a fresh value (the declined
-// attempt may have filled part of *v) and with its own error.
+// decodeInput checks m's input keys against the key guard and decodes the
+// input into *v, which holds In's zero value. The fast decoder either
+// produces exactly what json.Unmarshal would or declines; then
+// encoding/json decides, into a fresh value (the declined attempt may have
+// filled part of *v) and with its own error.
+//
+// The guard folds into the fast decoder's pass: the decoder declines every
+// key that is not an exact field name yet equal to one ignoring case, at
+// every level it decodes, so after it succeeded the guard has nothing to
+// refuse — unless the route is strict, where unknown keys are refused too.
 func decodeInput[In any](p *inputPlan, m *Message, v *In) error {
+	if p.strict && p.guard != nil {
+		if err := keyStage(m, p.guard); err != nil {
+			return err
+		}
+	}
 	if p.dec != nil && p.dec.Decode(m.data, unsafe.Pointer(v)) {
 		return nil
+	}
+	if !p.strict && p.guard != nil {
+		if err := keyStage(m, p.guard); err != nil {
+			return err
+		}
 	}
 	data := m.data
 	if !p.whole {

@@ -39,12 +39,16 @@
 // # Concurrency
 //
 // Each connection has one reader goroutine, which never runs handlers; a
-// worker and a writer run only while there is work, on a small pool of
-// goroutines shared by the Router, so an idle connection costs one goroutine.
-// Messages of one connection are handled in order unless
-// ChannelConfig.Parallel allows more. Queues are bounded in frames and bytes
-// (Limits): a full inbound queue pauses reading (TCP pushes back), a full
-// send queue drops the peer as a slow consumer, so senders never block.
+// worker runs only while there is work, on a small pool of goroutines shared
+// by the Router, so an idle connection costs one goroutine. Messages of one
+// connection are handled in order unless ChannelConfig.Parallel allows more.
+// Frames for the peer are written by whoever queues them while no writer
+// runs, without waiting for the peer (wsroute writes data frames to the
+// socket itself, batched); only a peer that does not take them at once gets
+// a writer on the pool, which waits for it within Limits.WriteTimeout.
+// Queues are bounded in frames and bytes (Limits): a full inbound queue
+// pauses reading (TCP pushes back), a full send queue drops the peer as a
+// slow consumer, so senders never block.
 //
 // # Closing
 //

@@ -1,9 +1,19 @@
 package wsroute
 
 import (
+	"context"
+	"net/http/httptest"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wsroute/wsroute/internal/transport"
 )
 
 // The slow-consumer rule: the byte budget always; the frame bound while a
@@ -37,4 +47,98 @@ func TestSlowConsumerRule(t *testing.T) {
 		}
 		assert.Equal(t, tt.want, c.overflowsLocked(tt.next), tt.name)
 	}
+}
+
+// batchGate is a trustGate that records the size of every Send.
+type batchGate struct {
+	*trustGate
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (g *batchGate) Send(frames []transport.Frame) (int, error) {
+	g.mu.Lock()
+	g.sizes = append(g.sizes, len(frames))
+	g.mu.Unlock()
+	return g.trustGate.Send(frames)
+}
+
+// A writer that waited for its peer writes every frame queued meanwhile in
+// one go when it wakes up.
+func TestWriterBatchesWhatQueuedWhileItWaited(t *testing.T) {
+	t.Parallel()
+	r, _ := trustRoute(Options{}, ChannelConfig{Public: true})
+	server, client := transport.NewPipe()
+	g := &batchGate{trustGate: newTrustGate(server)}
+	c, done := trustDial(t, r, g)
+	require.NoError(t, c.push(outFrame{data: []byte(`1`)}, false))
+	assert.Equal(t, "1", string(<-g.writes), "the socket took nothing at once: a pool writer waits")
+	for i := 2; i <= 10; i++ {
+		require.NoError(t, c.push(outFrame{data: []byte(strconv.Itoa(i))}, false))
+	}
+	close(g.open) // the peer takes everything from now on
+	for i := 1; i <= 10; i++ {
+		_, data, err := client.Read(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, strconv.Itoa(i), string(data), "in order")
+	}
+	g.mu.Lock()
+	assert.Equal(t, []int{1, 9}, g.sizes, "frames 2-10 went to the connection together")
+	g.mu.Unlock()
+	_ = client.CloseNow()
+	<-done
+	require.NoError(t, r.Shutdown(context.Background()))
+}
+
+// goroutinesCreated reads the runtime's count of goroutines created so far.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// A warm fan-out over real sockets writes to every subscriber from the
+// publishing goroutine: no goroutine per subscriber (before the Wire, each
+// event started a writer per subscriber, and the pool keeps only 16 idle).
+// Not parallel: it counts the process's goroutine creations.
+func TestFanOutStartsNoGoroutinePerSubscriber(t *testing.T) {
+	const subs, events = 200, 20
+	r := New(Options{})
+	r.Channel("/c", ChannelConfig{Public: true, OnConnect: func(_ context.Context, c *Channel) error {
+		return c.Subscribe("fan")
+	}})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	var got sync.WaitGroup
+	conns := make([]*websocket.Conn, subs)
+	for i := range conns {
+		conn, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http")+"/c", nil)
+		require.NoError(t, err)
+		conns[i] = conn
+	}
+	require.Eventually(t, func() bool { return len(r.Subscribers("fan")) == subs }, 10*time.Second, time.Millisecond)
+	for _, conn := range conns {
+		got.Add(1)
+		go func() {
+			defer got.Done()
+			for range events + 1 {
+				if _, _, err := conn.Read(context.Background()); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	require.NoError(t, r.Publish(context.Background(), "fan", "warm-up", PublishOptions{}))
+	before := goroutinesCreated()
+	for i := range events {
+		require.NoError(t, r.Publish(context.Background(), "fan", i, PublishOptions{}))
+	}
+	created := goroutinesCreated() - before
+	got.Wait()
+	assert.Less(t, created, uint64(20), "%d goroutines created for %d deliveries", created, subs*events)
+	for _, conn := range conns {
+		_ = conn.CloseNow()
+	}
+	require.NoError(t, r.Shutdown(context.Background()))
 }

@@ -41,13 +41,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
 )
 
 // modes are the server variants, in the order they are interleaved.
-var modes = []string{"raw", "routed", "routed-schema"}
+var modes = []string{"raw", "routed", "routed-schema", "hand", "validated", "fanout-raw", "fanout-routed"}
 
 // config is what one invocation measures.
 type config struct {
@@ -57,6 +58,9 @@ type config struct {
 	MaxMsgs    int64         // messages in the window, at most
 	Rate       float64       // total messages/s when paced; 0: unpaced closed loop
 	Idle       int           // idle connections of the memory phase
+	FanSubs    int           // subscribers of the fan-out modes
+	FanEvents  int           // events published per fan-out run
+	FanRate    float64       // events/s of the fan-out publisher
 	Runs       int           // repetitions of every mode, interleaved
 	Modes      []string      // which modes, in order
 	Pin        bool          // pin server and client to their CPUs
@@ -70,7 +74,7 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		Conns: 50, Warmup: 2 * time.Second, Measure: 5 * time.Second, MaxMsgs: 5_000_000,
-		Idle: 5000, Runs: 5, Modes: modes, Pin: true, ServerCPU: 0, ClientCPU: 1,
+		Idle: 5000, FanSubs: 2000, FanEvents: 100, FanRate: 25, Runs: 5, Modes: modes, Pin: true, ServerCPU: 0, ClientCPU: 1,
 		Timeout: 9 * time.Minute,
 	}
 }
@@ -80,15 +84,28 @@ func quickConfig() config {
 	c := defaultConfig()
 	c.Conns, c.Warmup, c.Measure, c.MaxMsgs = 20, 300*time.Millisecond, time.Second, 1_000_000
 	c.Idle, c.Runs, c.Timeout = 200, 1, 2*time.Minute
+	c.FanSubs, c.FanEvents, c.FanRate = 200, 20, 20
 	return c
 }
 
 // main runs the server when asked for -serve, the measurement otherwise.
 func main() {
-	if isServeInvocation(os.Args[1:]) {
-		os.Exit(serveMain(os.Args[1:]))
+	if code, ok := subprocessMain(os.Args[1:]); ok {
+		os.Exit(code)
 	}
 	os.Exit(clientMain(os.Args[1:]))
+}
+
+// subprocessMain runs a server (-serve) or a hold client (-hold-client) when
+// args ask for one, and reports whether they did.
+func subprocessMain(args []string) (int, bool) {
+	switch {
+	case isServeInvocation(args):
+		return serveMain(args), true
+	case isHoldClientInvocation(args):
+		return holdClientMain(args), true
+	}
+	return 0, false
 }
 
 // isServeInvocation reports whether args ask for server mode (-serve MODE).
@@ -115,12 +132,18 @@ func clientMain(args []string) int {
 	maxMsgs := fs.Int64("max", d.MaxMsgs, "messages per measured window, at most")
 	rate := fs.Float64("rate", 0, "pace the load at this many messages/s in total (0: as fast as the closed loop goes); compares CPU/msg at equal load")
 	idle := fs.Int("idle", d.Idle, "idle connections for the memory phase")
+	fanSubs := fs.Int("fanout-subs", d.FanSubs, "subscriber connections of the fan-out modes")
+	fanEvents := fs.Int("fanout-events", d.FanEvents, "events per fan-out run")
+	fanRate := fs.Float64("fanout-rate", d.FanRate, "events/s of the fan-out publisher (deliveries/s = this × subscribers)")
 	runs := fs.Int("runs", d.Runs, "runs of every mode, interleaved")
 	pin := fs.Bool("pin", d.Pin, "pin the server (taskset) and the client (sched_setaffinity) to their CPUs")
 	serverCPU := fs.Int("server-cpu", d.ServerCPU, "CPU of the server")
 	clientCPU := fs.Int("client-cpu", d.ClientCPU, "CPU of the client")
 	profDir := fs.String("cpuprofile", "", "directory where each server writes MODE-runN.cpu.pprof and MODE-runN.heap.pprof")
 	timeout := fs.Duration("timeout", d.Timeout, "abort the whole invocation after this long")
+	hold := fs.Int("hold", 0, "instead of the load: hold this many idle connections on each -hold-mode server and report its memory and accept rate")
+	holdMode := fs.String("hold-mode", "both", "servers of -hold: raw, routed or both")
+	holdClients := fs.Int("hold-clients", 4, "client processes of -hold, each with its own loopback source address")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -140,6 +163,9 @@ func clientMain(args []string) int {
 	override("measure", func() { cfg.Measure = *measure })
 	override("max", func() { cfg.MaxMsgs = *maxMsgs })
 	override("idle", func() { cfg.Idle = *idle })
+	override("fanout-subs", func() { cfg.FanSubs = *fanSubs })
+	override("fanout-events", func() { cfg.FanEvents = *fanEvents })
+	override("fanout-rate", func() { cfg.FanRate = *fanRate })
 	override("runs", func() { cfg.Runs = *runs })
 	override("timeout", func() { cfg.Timeout = *timeout })
 	cfg.Rate = *rate
@@ -154,14 +180,17 @@ func clientMain(args []string) int {
 			cfg.Modes = append(cfg.Modes, m)
 		}
 	}
-	if len(cfg.Modes) == 0 || cfg.Conns < 1 || cfg.Runs < 1 || cfg.Idle < 1 {
-		fmt.Fprintln(os.Stderr, "wsload: need at least one mode, conn, idle conn and run")
+	if len(cfg.Modes) == 0 || cfg.Conns < 1 || cfg.Runs < 1 || cfg.Idle < 1 || cfg.FanSubs < 1 || cfg.FanEvents < 1 || !(cfg.FanRate > 0) {
+		fmt.Fprintln(os.Stderr, "wsload: need at least one mode, conn, idle conn, run, subscriber and event, and a positive event rate")
 		return 2
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defer killAllServers() // also on panic: no server outlives wsload
+	if *hold > 0 {
+		return holdMain(ctx, cfg, *hold, *holdMode, *holdClients, *jsonOut)
+	}
 	rep, err := measureAll(ctx, cfg, os.Stderr)
 	if rep != nil {
 		if *jsonOut {
@@ -169,6 +198,41 @@ func clientMain(args []string) int {
 		} else {
 			rep.writeTables(os.Stdout)
 		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wsload:", err)
+		return 1
+	}
+	return 0
+}
+
+// holdMain runs a -hold invocation and prints its report.
+func holdMain(ctx context.Context, cfg config, conns int, mode string, clients int, jsonOut bool) int {
+	hc := holdConfig{Conns: conns, Clients: clients, Pin: cfg.Pin, ServerCPU: cfg.ServerCPU, ClientCPU: cfg.ClientCPU,
+		Settle: time.Second, Timeout: 3 * time.Minute}
+	switch mode {
+	case "both":
+		hc.Modes = []string{"raw", "routed"}
+	case "raw", "routed":
+		hc.Modes = []string{mode}
+	default:
+		fmt.Fprintf(os.Stderr, "wsload: -hold-mode %q: want raw, routed or both\n", mode)
+		return 2
+	}
+	if clients < 1 || clients > 200 || conns < clients {
+		fmt.Fprintln(os.Stderr, "wsload: -hold-clients must be in [1, 200] and at most -hold")
+		return 2
+	}
+	if runtime.NumCPU() < 2 {
+		hc.Pin = false
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	rep, err := measureHold(ctx, hc, os.Stderr)
+	if jsonOut {
+		rep.writeJSON(os.Stdout)
+	} else {
+		rep.writeTables(os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "wsload:", err)
@@ -204,6 +268,17 @@ func measureAll(ctx context.Context, cfg config, logw io.Writer) (*report, error
 	for run := 1; run <= cfg.Runs; run++ {
 		for _, mode := range cfg.Modes {
 			r := runResult{Mode: mode, Run: run}
+			if isFanout(mode) {
+				if err := fanoutPhase(ctx, cfg, &r); err != nil {
+					return rep.finish(), fmt.Errorf("%s run %d: fan-out: %w", mode, run, err)
+				}
+				if logw != nil {
+					fmt.Fprintf(logw, "wsload: run %d %-13s %6d deliveries (%d lost) %8.0f/s  p50 %7.0fµs  p99 %7.0fµs  cpu/delivery %6.3fµs\n",
+						run, mode, r.Deliveries, r.Lost, r.DeliveriesPerSec, r.FanP50us, r.FanP99us, r.CPUPerDeliveryUs)
+				}
+				rep.Runs = append(rep.Runs, r)
+				continue
+			}
 			if err := throughputPhase(ctx, cfg, &r); err != nil {
 				return rep.finish(), fmt.Errorf("%s run %d: throughput: %w", mode, run, err)
 			}

@@ -16,8 +16,8 @@ import (
 // TestMain lets the test binary serve as wsload's server subprocess:
 // measureAll re-executes os.Executable() with -serve.
 func TestMain(m *testing.M) {
-	if isServeInvocation(os.Args[1:]) {
-		os.Exit(serveMain(os.Args[1:]))
+	if code, ok := subprocessMain(os.Args[1:]); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

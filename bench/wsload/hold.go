@@ -38,15 +38,16 @@ type holdConfig struct {
 type holdResult struct {
 	Mode         string  `json:"mode"`
 	Target       int     `json:"target"`
-	Reached      int     `json:"reached"`               // the most connections the server counted
-	Error        string  `json:"error,omitempty"`       // why the target was not reached
-	AcceptS      float64 `json:"accept_s"`              // first dial → server counts the target (or the timeout)
-	AcceptPerSec float64 `json:"accept_per_sec"`        // reached / accept_s
+	Reached      int     `json:"reached"`                // the most connections the server counted
+	Error        string  `json:"error,omitempty"`        // why the target was not reached
+	AcceptS      float64 `json:"accept_s"`               // first dial → server counts the target (or the timeout)
+	AcceptPerSec float64 `json:"accept_per_sec"`         // reached / accept_s
 	CPUPerAccept float64 `json:"server_cpu_per_conn_us"` // server CPU time while accepting / reached
-	ServerUtil   float64 `json:"server_util"`           // server CPU time / accept_s (cores)
-	RSSBefore    uint64  `json:"rss_before_bytes"`      // VmRSS before the first dial (after a GC)
-	RSSAfter     uint64  `json:"rss_after_bytes"`       // VmRSS with the connections open (after a GC)
-	RSSPerConn   float64 `json:"rss_per_conn_bytes"`    //
+	ServerUtil   float64 `json:"server_util"`            // server CPU time / accept_s (cores)
+	ClientUtil   float64 `json:"client_util"`            // the clients' CPU time / accept_s (cores; 1: their pinned CPU was busy)
+	RSSBefore    uint64  `json:"rss_before_bytes"`       // VmRSS before the first dial (after a GC)
+	RSSAfter     uint64  `json:"rss_after_bytes"`        // VmRSS with the connections open (after a GC)
+	RSSPerConn   float64 `json:"rss_per_conn_bytes"`     //
 	MemPerConn   float64 `json:"heap_stacks_per_conn_bytes"`
 	HeapPerConn  float64 `json:"heap_per_conn_bytes"`
 	StackPerConn float64 `json:"stack_per_conn_bytes"`
@@ -220,6 +221,11 @@ func holdOne(ctx context.Context, hc holdConfig, mode string, logw io.Writer) (h
 	}
 	t1 := time.Now()
 	cpu1, _ := srv.cpuTime()
+	var ccpu time.Duration // the clients did nothing before dialling but start
+	for _, c := range clients {
+		x, _ := processCPU(c.cmd.Process.Pid)
+		ccpu += x
+	}
 	if t0.IsZero() {
 		t0 = t1
 	}
@@ -228,6 +234,7 @@ func holdOne(ctx context.Context, hc holdConfig, mode string, logw io.Writer) (h
 	r.AcceptS = t1.Sub(t0).Seconds()
 	r.AcceptPerSec = float64(reached) / r.AcceptS
 	r.ServerUtil = float64(cpu1-cpu0) / float64(t1.Sub(t0))
+	r.ClientUtil = float64(ccpu) / float64(t1.Sub(t0))
 	if reached == 0 {
 		return r, fmt.Errorf("no connection opened: %s", r.Error)
 	}
@@ -284,10 +291,10 @@ func (rep *holdReport) writeTables(w io.Writer) {
 	fmt.Fprintf(w, "wsload -hold: %d idle connections per server over %d client processes (sources %s..%s); pinned: %v (server CPU %d, clients CPU %d)\n\n",
 		c.Conns, c.Clients, holdSource(0), holdSource(c.Clients-1), rep.Pinned, c.ServerCPU, c.ClientCPU)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\treached\taccept s\tconn/s\tsrv cpu/conn µs\tsrv util\tRSS before MB\tRSS after MB\tRSS/conn B\theap+stacks/conn B\theap/conn B\tstack/conn B\tgor/conn\tRSS @100k MB*\theap+stacks @100k MB*\t")
+	fmt.Fprintln(tw, "mode\treached\taccept s\tconn/s\tsrv cpu/conn µs\tsrv util\tcli util\tRSS before MB\tRSS after MB\tRSS/conn B\theap+stacks/conn B\theap/conn B\tstack/conn B\tgor/conn\tRSS @100k MB*\theap+stacks @100k MB*\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(tw, "%s\t%d/%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t\n",
-			r.Mode, r.Reached, r.Target, r.AcceptS, r.AcceptPerSec, r.CPUPerAccept, r.ServerUtil,
+		fmt.Fprintf(tw, "%s\t%d/%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.2f\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%.2f\t%.0f\t%.0f\t\n",
+			r.Mode, r.Reached, r.Target, r.AcceptS, r.AcceptPerSec, r.CPUPerAccept, r.ServerUtil, r.ClientUtil,
 			float64(r.RSSBefore)/1e6, float64(r.RSSAfter)/1e6, r.RSSPerConn, r.MemPerConn, r.HeapPerConn, r.StackPerConn, r.Goroutines,
 			r.RSS100k/1e6, r.Mem100k/1e6)
 	}

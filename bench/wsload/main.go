@@ -1,37 +1,96 @@
 //go:build linux
 
 // Command wsload measures what wsroute's routing costs over real sockets,
-// against a hand-written coder/websocket echo server, with the same client:
+// against hand-written coder/websocket servers doing the same work, with the
+// same client. Each compared mode has a baseline, measured in the same run:
 //
-//   - raw: a raw coder/websocket server that json.Unmarshals each frame into
-//     a struct and json.Marshals the echo back (the reference);
+//   - raw: a raw coder/websocket server that json.Unmarshals each frame
+//     {"action":"echo","ref":N,"title":"<100 characters>"} into a struct and
+//     json.Marshals the echo back (the baseline of routed and
+//     routed-schema);
 //   - routed: wsroute's routed echo (TokenAuth session, one permission, typed
 //     handler);
-//   - routed-schema: the same with a JSON Schema on the route.
+//   - routed-schema: the same with a JSON Schema on the route;
+//   - hand: the validated workload written by hand on coder/websocket
+//     (server_hand.go): ?token=user-<id> checked at open, then per frame
+//     {"action":"echo","ref":N,"data":{"user","room","text":"<40-100
+//     characters>","n","seq"}} json.Unmarshalled into a struct, a banned
+//     flag on the connection's user (the permission), the schema's checks as
+//     if statements (rune lengths, n and seq ≥ 0, action "echo"; an error
+//     reply on failure) and the json.Marshal of {"action","ref","data"} (the
+//     baseline of validated). It does not look for unknown keys nor tell a
+//     missing n or seq from 0, which the schema does;
+//   - validated: wsroute's route for the same: TokenAuth session, the
+//     routed permission, RouteConfig.Schema (valSchema in server_routed.go),
+//     a typed input that the handler returns as its reply;
+//   - fanout-raw: 1 publisher → -fanout-subs subscribers on a naive
+//     coder/websocket server: its connections in a slice, each event
+//     {"topic":"fan","data":{"seq","ts","pad"}} encoded once and written to
+//     each connection in turn, in one goroutine, with the publisher's context
+//     (the baseline of fanout-routed);
+//   - fanout-routed: the same with wsroute: a channel whose OnConnect
+//     subscribes it to "fan", and Router.Publish (default Limits but the rate
+//     limit).
 //
 // For every mode and run it starts a fresh server subprocess (this binary
-// with -serve, pinned to one CPU with taskset) and measures, from the client
-// pinned to another CPU: closed-loop throughput and latency over C
-// connections, the server's CPU time per message (from
+// with -serve, pinned to one CPU with taskset) and measures from the client,
+// pinned to another CPU. Echo modes: closed-loop throughput and latency
+// (p50, p99) over C connections, the server's CPU time per message (from
 // /proc/PID/task/*/schedstat), and, on another fresh server, the memory per
 // idle connection (heap objects + stacks after GC, from runtime/metrics).
-// Modes are interleaved run after run and the medians are reported with their
-// ratios to raw.
+// Fan-out modes: the client opens the subscribers, then asks the server
+// (POST /publish?events=N&rate=R) to publish N events at R per second from
+// a goroutine of its own, so the publisher's CPU time is the server's; the
+// client counts every event each subscriber receives and checks their order,
+// and the report gives the server's CPU time per delivered event (per
+// subscriber and event), the delivery latency from the publisher's time
+// stamp (p50, p99; it includes the client's own scheduling, on one CPU), and
+// every loss (events × subscribers − deliveries, subscribers short, events
+// out of order, failed writes) — a loss is reported, never hidden or
+// retried. Modes are interleaved run after run and the medians are reported
+// with their ratios to their baselines (routed/raw, routed-schema/raw,
+// validated/hand, fanout-routed/fanout-raw), the server CPU per message or
+// delivery and the p99 latency first.
 //
-//	go run ./bench/wsload                 # full run: 5 × 3 modes, about 2-3 minutes
-//	go run ./bench/wsload -quick          # smoke: 1 run, 1 s windows, 200 idle conns
-//	go run ./bench/wsload -rate 25000     # CPU/msg at equal load for every mode
+//	go run ./bench/wsload                 # full run: 5 × 7 modes, about 5 minutes
+//	go run ./bench/wsload -quick          # smoke: 1 run, 1 s windows, 200 idle conns, 200 subscribers
+//	go run ./bench/wsload -rate 25000     # CPU/msg at equal load for every echo mode
+//	go run ./bench/wsload -modes hand,validated
+//	go run ./bench/wsload -modes fanout-raw,fanout-routed -fanout-rate 25
 //	go run ./bench/wsload -cpuprofile /tmp/prof -modes raw,routed
+//	go run ./bench/wsload -hold 19000     # held connections, raw then routed (about a minute)
+//
+// -modes picks modes (default all seven, in the order above); -fanout-subs
+// (2000), -fanout-events (100) and -fanout-rate (25 events/s, so 50,000
+// deliveries/s) size the fan-out: the rate must stay one the client, on one
+// CPU, keeps up with, or the latency measures the client.
+//
+// -hold N is a separate invocation: for each server of -hold-mode (raw,
+// routed or both, default both; the raw and routed echo servers, idle) it
+// starts the server, reads its VmRSS (/proc/PID/status) and heap + stacks
+// after a GC, has -hold-clients (4) client subprocesses (this binary with
+// -hold-client, pinned to the client CPU) open N idle connections from the
+// loopback sources 127.0.0.2, 127.0.0.3, ... (their own ephemeral ports;
+// every process raises RLIMIT_NOFILE to its hard limit, 20,000 here), and
+// reports the accept rate (connections/s from the first dial until the
+// server counts N), the server's and the clients' CPU utilisation meanwhile
+// (the rate measures whichever is busy, or the machine's other load), the
+// server CPU per accepted connection, RSS before and after, RSS and heap +
+// stacks per connection, and the memory 100,000 connections would take
+// (baseline + 100,000 × per connection: an extrapolation, not a measurement),
+// with routed/raw ratios. If N is not reached it reports the largest count
+// the server reached and why.
 //
 // -cpuprofile DIR makes each server write DIR/MODE-runN.cpu.pprof (throughput
-// phase) and DIR/MODE-runN.heap.pprof (with the idle connections open); read
-// them with `go tool pprof -top`.
+// or fan-out phase) and DIR/MODE-runN.heap.pprof (with the idle connections
+// open); read them with `go tool pprof -top`.
 //
 // It is Linux-only (/proc, taskset, sched_setaffinity, parent-death signal)
-// and sends traffic to 127.0.0.1 only. Everything is bounded: each phase in
-// time and message count, the whole run by -timeout; each server is killed
-// when its phase ends, when wsload exits, or when wsload dies (the server
-// exits on EOF of its stdin and has a parent-death signal).
+// and sends traffic to loopback addresses only. Everything is bounded: each
+// phase in time and message or event count, each hold in time (3 minutes per
+// server), the whole run by -timeout; each subprocess is killed when its
+// phase ends, when wsload exits, or when wsload dies (it exits on EOF of its
+// stdin and has a parent-death signal).
 package main
 
 import (
@@ -122,7 +181,7 @@ func isServeInvocation(args []string) bool {
 // prints the report.
 func clientMain(args []string) int {
 	fs := flag.NewFlagSet("wsload", flag.ContinueOnError)
-	quick := fs.Bool("quick", false, "smoke run: 1 run, 1s window, 20 conns, 200 idle conns (other flags override)")
+	quick := fs.Bool("quick", false, "smoke run: 1 run, 1s window, 20 conns, 200 idle conns, 200 subscribers × 20 events (other flags override)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of tables")
 	modeList := fs.String("modes", strings.Join(modes, ","), "comma-separated modes to measure")
 	d := defaultConfig()

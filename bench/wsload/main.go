@@ -52,7 +52,7 @@
 // validated/hand, fanout-routed/fanout-raw), the server CPU per message or
 // delivery and the p99 latency first.
 //
-//	go run ./bench/wsload                 # full run: 5 × 7 modes, about 5 minutes
+//	go run ./bench/wsload                 # full run: 5 × 7 modes, 4-5 minutes (6 on a busy machine)
 //	go run ./bench/wsload -quick          # smoke: 1 run, 1 s windows, 200 idle conns, 200 subscribers
 //	go run ./bench/wsload -rate 25000     # CPU/msg at equal load for every echo mode
 //	go run ./bench/wsload -modes hand,validated

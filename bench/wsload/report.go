@@ -76,6 +76,7 @@ var fanoutTable = []metric{
 	{"subs", func(r runResult) float64 { return float64(r.Subs) }, "%.0f"},
 	{"events", func(r runResult) float64 { return float64(r.Events) }, "%.0f"},
 	{"events/s", func(r runResult) float64 { return r.EventsPerSec }, "%.1f"},
+	{"late", func(r runResult) float64 { return float64(r.PubLate) }, "%.0f"},
 	{"deliveries", func(r runResult) float64 { return float64(r.Deliveries) }, "%.0f"},
 	{"lost", func(r runResult) float64 { return float64(r.Lost) }, "%.0f"},
 	{"deliv/s", func(r runResult) float64 { return r.DeliveriesPerSec }, "%.0f"},
@@ -310,6 +311,10 @@ func (rep *report) writeTables(w io.Writer) {
 		}
 	}
 	for _, r := range rep.Runs {
+		if isFanout(r.Mode) && r.PubLate > 0 {
+			fmt.Fprintf(w, "LATE: run %d %s: the publisher sent %d of %d events over an interval late (%.1f events/s of %.0f): the server, or the machine, did not keep the rate\n",
+				r.Run, r.Mode, r.PubLate, r.Events, r.EventsPerSec, rep.Config.FanRate)
+		}
 		if isFanout(r.Mode) && (r.Lost != 0 || r.BadSeq != 0 || r.PubFailed != 0) {
 			fmt.Fprintf(w, "LOSS: run %d %s: %d of %d deliveries lost (%d subscribers short), %d out of order, %d publish failures, %d events late\n",
 				r.Run, r.Mode, r.Lost, int64(r.Events)*int64(r.Subs), r.ShortSubs, r.BadSeq, r.PubFailed, r.PubLate)

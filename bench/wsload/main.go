@@ -50,7 +50,9 @@
 // retried. Modes are interleaved run after run and the medians are reported
 // with their ratios to their baselines (routed/raw, routed-schema/raw,
 // validated/hand, fanout-routed/fanout-raw), the server CPU per message or
-// delivery and the p99 latency first.
+// delivery and the p99 latency first. Unpaced, each echo mode runs at its
+// own throughput, so its p99 is taken at its own load; compare tail latency
+// at equal load with -rate.
 //
 //	go run ./bench/wsload                 # full run: 5 × 7 modes, 4-5 minutes (6 on a busy machine)
 //	go run ./bench/wsload -quick          # smoke: 1 run, 1 s windows, 200 idle conns, 200 subscribers

@@ -39,9 +39,60 @@ func checkReply(typ websocket.MessageType, data []byte, ref int64) error {
 	if typ != websocket.MessageText {
 		return errors.New("reply is not a text frame")
 	}
-	i := bytes.Index(data, []byte(`"ref":`))
-	if i < 0 || !bytes.Contains(data, wantTitle) || !bytes.Contains(data, []byte(`"action":"echo"`)) || bytes.Contains(data, []byte(`"error":`)) {
+	if !bytes.Contains(data, wantTitle) || !bytes.Contains(data, []byte(`"action":"echo"`)) || bytes.Contains(data, []byte(`"error":`)) {
 		return fmt.Errorf("unexpected reply %.200s", data)
+	}
+	return checkRef(data, ref)
+}
+
+// valText is the text pool of the validated workload: a frame's text is its
+// first 40–100 characters, the length varying with the ref.
+var valText = strings.Repeat("the quick brown fox jumps over the lazy dog; ", 3)[:100]
+
+// appendValFrame appends the validated workload's frame for ref:
+// {"action":"echo","ref":ref,"data":{"user":"u-123","room":"lobby",
+// "text":"<40–100 characters>","n":ref%1000,"seq":ref}}.
+func appendValFrame(b []byte, ref int64) []byte {
+	b = append(b, `{"action":"echo","ref":`...)
+	b = strconv.AppendInt(b, ref, 10)
+	b = append(b, `,"data":{"user":"u-123","room":"lobby","text":"`...)
+	b = append(b, valText[:40+ref%61]...)
+	b = append(b, `","n":`...)
+	b = strconv.AppendInt(b, ref%1000, 10)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, ref, 10)
+	return append(b, `}}`...)
+}
+
+// valData returns the "data" member of a frame appendValFrame built, which
+// the reply must carry byte for byte.
+func valData(frame []byte) []byte {
+	i := bytes.Index(frame, []byte(`"data":`))
+	if i < 0 || len(frame) == 0 {
+		return nil
+	}
+	return frame[i : len(frame)-1]
+}
+
+// checkValReply verifies that data is the validated echo's reply to frame
+// (built by appendValFrame for ref): action echo, the same ref, the same
+// "data" member, no error.
+func checkValReply(typ websocket.MessageType, data, frame []byte, ref int64) error {
+	want := valData(frame)
+	if typ != websocket.MessageText {
+		return errors.New("reply is not a text frame")
+	}
+	if len(want) == 0 || !bytes.Contains(data, want) || !bytes.Contains(data, []byte(`"action":"echo"`)) || bytes.Contains(data, []byte(`"error":`)) {
+		return fmt.Errorf("unexpected reply %.300s", data)
+	}
+	return checkRef(data, ref)
+}
+
+// checkRef verifies that data's "ref" member is ref.
+func checkRef(data []byte, ref int64) error {
+	i := bytes.Index(data, []byte(`"ref":`))
+	if i < 0 {
+		return fmt.Errorf("reply without ref: %.200s", data)
 	}
 	j := i + len(`"ref":`)
 	k := j
@@ -115,6 +166,7 @@ type load struct {
 	done      atomic.Int64  // round trips completed
 	lat       []latencies   // per worker
 	interval  time.Duration // per worker between sends when paced; 0: closed loop
+	validated bool          // send the validated workload's frame instead of the title one
 	wg        sync.WaitGroup
 	errOnce   sync.Once
 	err       atomic.Pointer[error]
@@ -161,7 +213,11 @@ func (l *load) worker(i int, c *websocket.Conn) {
 			}
 		}
 		ref++
-		frame = appendFrame(frame[:0], ref)
+		if l.validated {
+			frame = appendValFrame(frame[:0], ref)
+		} else {
+			frame = appendFrame(frame[:0], ref)
+		}
 		measuring := l.measuring.Load()
 		start := time.Now()
 		if err := c.Write(ctx, websocket.MessageText, frame); err != nil {
@@ -178,7 +234,12 @@ func (l *load) worker(i int, c *websocket.Conn) {
 			return
 		}
 		d := time.Since(start)
-		if err := checkReply(typ, buf.Bytes(), ref); err != nil {
+		if l.validated {
+			err = checkValReply(typ, buf.Bytes(), frame, ref)
+		} else {
+			err = checkReply(typ, buf.Bytes(), ref)
+		}
+		if err != nil {
 			l.fail(err)
 			return
 		}

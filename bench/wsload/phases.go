@@ -24,7 +24,7 @@ func throughputPhase(ctx context.Context, cfg config, r *runResult) error {
 	if err != nil {
 		return err
 	}
-	l := &load{lat: make([]latencies, len(conns))}
+	l := &load{lat: make([]latencies, len(conns)), validated: validatedWorkload(r.Mode)}
 	if cfg.Rate > 0 {
 		l.interval = time.Duration(float64(time.Second) * float64(len(conns)) / cfg.Rate)
 	}
@@ -152,6 +152,10 @@ func idlePhase(ctx context.Context, cfg config, r *runResult) error {
 	r.GoroutinesPerConn = (float64(after.Goroutines) - float64(base.Goroutines)) / n
 	return nil
 }
+
+// validatedWorkload reports whether mode's clients send the validated
+// workload's frame (hand, validated) rather than the title one.
+func validatedWorkload(mode string) bool { return mode == "hand" || mode == "validated" }
 
 // profileFile names a server's profile file, or "" without -cpuprofile.
 func profileFile(cfg config, r *runResult, kind string) string {

@@ -22,7 +22,7 @@ import (
 	"unsafe"
 )
 
-// serverProc is a running server subprocess.
+// serverProc is a running subprocess: a server, or a hold client.
 type serverProc struct {
 	mode  string
 	cmd   *exec.Cmd
@@ -43,10 +43,6 @@ var live struct {
 // with taskset when cfg.Pin) and waits for its address. cpuProfile and
 // memProfile, if not empty, are the files of its profiles.
 func startServer(ctx context.Context, cfg config, mode, cpuProfile, memProfile string) (*serverProc, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	args := []string{"-serve", mode, "-listen", "127.0.0.1:0"}
 	if cpuProfile != "" {
 		args = append(args, "-cpuprofile", cpuProfile)
@@ -54,44 +50,24 @@ func startServer(ctx context.Context, cfg config, mode, cpuProfile, memProfile s
 	if memProfile != "" {
 		args = append(args, "-memprofile", memProfile)
 	}
-	name := exe
-	if ts := tasksetPath(); cfg.Pin && ts != "" {
-		name, args = ts, append([]string{"-c", strconv.Itoa(cfg.ServerCPU), exe}, args...)
+	cpu := -1
+	if cfg.Pin {
+		cpu = cfg.ServerCPU
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdin, err := cmd.StdinPipe()
+	s, lines, err := spawn(mode, cpu, args)
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &serverProc{mode: mode, cmd: cmd, stdin: stdin, done: make(chan struct{}),
-		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}}}
-	live.Lock()
-	if live.procs == nil {
-		live.procs = map[*serverProc]bool{}
-	}
-	live.procs[s] = true
-	live.Unlock()
-	go func() { _ = cmd.Wait(); close(s.done) }()
-
 	addrc := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
-				addrc <- a
-				break
+		for l := range lines {
+			if a, ok := strings.CutPrefix(l, "ADDR "); ok {
+				select {
+				case addrc <- a:
+				default:
+				}
 			}
 		}
-		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	select {
 	case s.addr = <-addrc:
@@ -105,6 +81,58 @@ func startServer(ctx context.Context, cfg config, mode, cpuProfile, memProfile s
 	}
 	s.stop()
 	return nil, err
+}
+
+// spawn starts this binary with args (pinned to cpu with taskset when cpu ≥
+// 0 and taskset is installed), with a parent-death signal and its stdin a
+// pipe whose EOF tells it to exit, and registers it in live. The channel
+// carries its stdout's lines (buffered; lines that find it full are
+// dropped) and is closed at EOF.
+func spawn(name string, cpu int, args []string) (*serverProc, <-chan string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	prog := exe
+	if ts := tasksetPath(); cpu >= 0 && ts != "" {
+		prog, args = ts, append([]string{"-c", strconv.Itoa(cpu), exe}, args...)
+	}
+	cmd := exec.Command(prog, args...)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	s := &serverProc{mode: name, cmd: cmd, stdin: stdin, done: make(chan struct{}),
+		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}}}
+	live.Lock()
+	if live.procs == nil {
+		live.procs = map[*serverProc]bool{}
+	}
+	live.procs[s] = true
+	live.Unlock()
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	return s, lines, nil
 }
 
 // stop ends the server: EOF on its stdin, then SIGKILL after 5 s.

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -20,17 +21,19 @@ import (
 	"time"
 )
 
-// echoPath is where every server mode serves its echo channel.
+// echoPath is where every server mode serves its WebSocket channel (the
+// fan-out modes' subscriber channel too).
 const echoPath = "/echo"
 
 // serveMain is the server subprocess: wsload -serve MODE -listen ADDR
 // [-cpuprofile FILE] [-memprofile FILE]. It prints "ADDR host:port" on
-// stdout, serves the echo at /echo and its stats at /_stats on the same
-// listener, and exits when its stdin reaches EOF (its parent stopped or
+// stdout, serves its channel at /echo, its stats at /_stats and, in the
+// fan-out modes, its publisher at POST /publish on the same listener, raises
+// its RLIMIT_NOFILE to the hard limit, and exits when its stdin reaches EOF (its parent stopped or
 // died) or on SIGINT/SIGTERM.
 func serveMain(args []string) int {
 	fs := flag.NewFlagSet("wsload -serve", flag.ContinueOnError)
-	mode := fs.String("serve", "", "server mode: raw, routed or routed-schema")
+	mode := fs.String("serve", "", "server mode: raw, routed, routed-schema, hand, validated, fanout-raw or fanout-routed")
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (loopback)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile to this file at every /_stats?gc=1")
@@ -38,14 +41,21 @@ func serveMain(args []string) int {
 		return 2
 	}
 	var (
-		echo  http.Handler
-		conns func() int64
+		echo    http.Handler
+		conns   func() int64
+		publish func(context.Context, fanEvent) int
 	)
 	switch *mode {
 	case "raw":
 		echo, conns = newRawServer()
-	case "routed", "routed-schema":
-		echo, conns = newRoutedServer(*mode == "routed-schema")
+	case "hand":
+		echo, conns = newHandServer()
+	case "routed", "routed-schema", "validated":
+		echo, conns = newRoutedServer(*mode)
+	case "fanout-raw":
+		echo, publish, conns = newRawFanServer()
+	case "fanout-routed":
+		echo, publish, conns = newRoutedFanServer()
 	default:
 		fmt.Fprintf(os.Stderr, "wsload -serve: unknown mode %q\n", *mode)
 		return 2
@@ -54,6 +64,9 @@ func serveMain(args []string) int {
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 		fmt.Fprintf(os.Stderr, "wsload -serve: listen address %q must be a loopback IP\n", *listen)
 		return 2
+	}
+	if err := raiseNoFile(); err != nil {
+		fmt.Fprintln(os.Stderr, "wsload -serve: RLIMIT_NOFILE:", err)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -78,6 +91,9 @@ func serveMain(args []string) int {
 	mux := http.NewServeMux()
 	mux.Handle(echoPath, echo)
 	mux.Handle("GET /_stats", statsHandler(conns, *memProfile))
+	if publish != nil {
+		mux.Handle("POST /publish", publishHandler(publish))
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -103,6 +119,20 @@ func serveMain(args []string) int {
 	}
 	_ = ln.Close() // upgraded connections die with the process
 	return 0
+}
+
+// raiseNoFile raises this process's soft RLIMIT_NOFILE to its hard limit,
+// for the thousands of connections of the idle and hold phases.
+func raiseNoFile() error {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return err
+	}
+	if rl.Cur >= rl.Max {
+		return nil
+	}
+	rl.Cur = rl.Max
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
 }
 
 // statsHandler answers GET /_stats with serverStats as JSON; ?gc=1 runs a

@@ -26,9 +26,12 @@ import (
 // what the socket takes now. reply marks the final reply (or error frame) of
 // a handler: it is the only push a closing channel accepts.
 func (c *Channel) push(f outFrame, reply bool) error {
-	start, err := c.enqueue(f, reply)
+	c.mu.Lock()
+	start, err := c.enqueueLocked(f, reply)
 	if start {
-		c.write(false)
+		c.writeLocked(false)
+	} else {
+		c.mu.Unlock()
 	}
 	return err
 }
@@ -37,9 +40,15 @@ func (c *Channel) push(f outFrame, reply bool) error {
 // (c.write(false)): no writer ran, and the caller is now it.
 func (c *Channel) enqueue(f outFrame, reply bool) (start bool, err error) {
 	c.mu.Lock()
+	start, err = c.enqueueLocked(f, reply)
+	c.mu.Unlock()
+	return start, err
+}
+
+// enqueueLocked is enqueue with mu held (and still held when it returns).
+func (c *Channel) enqueueLocked(f outFrame, reply bool) (start bool, err error) {
 	switch c.state.Load() {
 	case stateOpening:
-		c.mu.Unlock()
 		return false, ErrNotOpen
 	case stateClosing:
 		if reply {
@@ -47,20 +56,18 @@ func (c *Channel) enqueue(f outFrame, reply bool) (start bool, err error) {
 		}
 		fallthrough
 	case stateClosed:
-		c.mu.Unlock()
 		return false, ErrClosed
 	}
 	if c.overflowsLocked(len(f.data)) {
 		c.mu.Unlock()
 		c.drop(ReasonSlowConsumer)
+		c.mu.Lock() // the caller unlocks
 		return false, ErrSlowConsumer
 	}
 	c.outQ.push(f)
 	c.outBytes += len(f.data)
 	c.pushed++
-	start = c.startWriterLocked()
-	c.mu.Unlock()
-	return start, nil
+	return c.startWriterLocked(), nil
 }
 
 // overflowsLocked reports whether a frame of n bytes would make the peer a
@@ -109,6 +116,12 @@ const maxInlineRounds = 4
 // is left after maxInlineRounds are handed to a pool writer, which runs
 // write(true) and so takes over this writer's task.
 func (c *Channel) write(wait bool) {
+	c.mu.Lock()
+	c.writeLocked(wait)
+}
+
+// writeLocked is write with mu held; it returns with mu released.
+func (c *Channel) writeLocked(wait bool) {
 	var batch *[]transport.Frame // from batches while frames are handed over
 	defer func() {
 		if batch != nil {
@@ -116,7 +129,6 @@ func (c *Channel) write(wait bool) {
 		}
 	}()
 	for round := 0; ; round++ {
-		c.mu.Lock()
 		if c.state.Load() == stateClosed || (c.outQ.len() == 0 && c.held == 0) {
 			c.writing = false
 			if c.idleWaiters > 0 {
@@ -139,6 +151,7 @@ func (c *Channel) write(wait bool) {
 			// Waits for the peer's close frame, bounded by coder/websocket;
 			// the reader then ends the channel.
 			_ = c.conn.Close(info.Code, info.Reason)
+			c.mu.Lock()
 			continue
 		}
 		if batch == nil {
@@ -171,16 +184,17 @@ func (c *Channel) write(wait bool) {
 		if err != nil {
 			c.outQ.clear()
 			c.outBytes, c.held = 0, 0
-		}
-		c.mu.Unlock()
-		if err != nil && !errors.Is(err, net.ErrClosed) {
-			// As coder/websocket does on a failed write: the connection is
-			// cut; the reader then ends the channel with what it finds —
-			// the peer's close frame if one raced with the write, or a lost
-			// connection — and a timeout has already recorded its reason.
-			// After a close frame nothing may be written (net.ErrClosed),
-			// which is no failure.
-			_ = c.conn.CloseNow()
+			if !errors.Is(err, net.ErrClosed) {
+				// As coder/websocket does on a failed write: the connection
+				// is cut; the reader then ends the channel with what it
+				// finds — the peer's close frame if one raced with the
+				// write, or a lost connection — and a timeout has already
+				// recorded its reason. After a close frame nothing may be
+				// written (net.ErrClosed), which is no failure.
+				c.mu.Unlock()
+				_ = c.conn.CloseNow()
+				c.mu.Lock()
+			}
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -367,7 +368,7 @@ func holdClientMain(args []string) int {
 		fmt.Fprintf(out, format+"\n", a...)
 		_ = out.Flush()
 	}
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: srcIP}, Timeout: 15 * time.Second}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: srcIP}, Timeout: 15 * time.Second, Control: bindNoPort}
 	hc := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: d.DialContext}}
 	conns := make([]*websocket.Conn, *n)
 	defer closeAll(conns)
@@ -415,4 +416,23 @@ func holdClientMain(args []string) int {
 	}
 	<-ctx.Done()
 	return 0
+}
+
+// ipBindAddressNoPort is Linux's IP_BIND_ADDRESS_NO_PORT (include/uapi/linux/in.h).
+const ipBindAddressNoPort = 24
+
+// bindNoPort makes the kernel choose the source port at connect, for the
+// whole 4-tuple, instead of at bind, where a port is free only if no socket
+// of that address holds it: a second -hold run right after the first would
+// otherwise crawl through the 19,000 ports per source the first left in
+// TIME_WAIT.
+func bindNoPort(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }

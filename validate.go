@@ -15,6 +15,17 @@ import (
 //
 // The schema validates the message's input: the object without the route key
 // and the ref. It may not name either of them as a property.
+//
+// A schema that uses only the common keywords (type, properties, required,
+// additionalProperties, items, prefixItems, min/maxItems, min/maxLength,
+// minimum, maximum and their exclusive forms, multipleOf, enum, const,
+// pattern, local $ref/$defs, allOf) is also compiled into a validator that
+// runs over the frame's bytes without decoding it, about ten times faster
+// and without allocating; any other keyword (format included) leaves the
+// whole schema to jsonschema v6. jsonschema v6 stays the reference: an input
+// the fast validator does not find plainly valid is validated by it, so the
+// verdict and the error details are always its own. The fast validator is
+// tested against the official JSON Schema Test Suite and fuzzed against v6.
 type Schema struct {
 	src schema.Source
 }

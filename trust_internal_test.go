@@ -106,6 +106,9 @@ func (g *trustGate) Send(frames []transport.Frame) (int, error) {
 	return g.heldN, nil
 }
 
+// Discard drops what Send held.
+func (g *trustGate) Discard() { g.held, g.heldN = nil, 0 }
+
 // Flush writes what Send held, one frame at a time through the gate.
 func (g *trustGate) Flush() error {
 	defer func() { g.held, g.heldN = nil, 0 }()

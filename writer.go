@@ -130,11 +130,16 @@ func (c *Channel) writeLocked(wait bool) {
 	}()
 	for round := 0; ; round++ {
 		if c.state.Load() == stateClosed || (c.outQ.len() == 0 && c.held == 0) {
+			discard := c.held > 0 // only a drop leaves bytes held
+			c.held = 0
 			c.writing = false
 			if c.idleWaiters > 0 {
 				c.cond.Broadcast()
 			}
 			c.mu.Unlock()
+			if discard {
+				c.conn.Discard()
+			}
 			c.tasks.Done()
 			return
 		}

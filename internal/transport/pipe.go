@@ -115,6 +115,9 @@ func (e *End) Send(frames []Frame) (int, error) {
 // Flush has nothing to write: Send holds nothing.
 func (e *End) Flush() error { return nil }
 
+// Discard has nothing to drop.
+func (e *End) Discard() {}
+
 // PeerWritten returns how many frames the peer has written to this end, read
 // or not.
 func (e *End) PeerWritten() uint64 {

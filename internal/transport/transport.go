@@ -27,6 +27,9 @@ type Conn interface {
 	// Flush writes what Send held, waiting for the peer; closing the
 	// connection ends it.
 	Flush() error
+	// Discard drops what Send held without writing it, when the
+	// connection is being dropped.
+	Discard()
 }
 
 var (

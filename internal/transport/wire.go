@@ -171,6 +171,17 @@ func (w *Wire) Flush() error {
 	return err
 }
 
+// Discard drops what Send held, for a connection that is being dropped:
+// nothing more is written to it, but coder/websocket's own writes must not
+// wait for a half-written frame that will never be finished.
+func (w *Wire) Discard() {
+	if w.half {
+		w.half = false
+		w.mu.Unlock()
+	}
+	w.release()
+}
+
 // release returns the buffer to the pool.
 func (w *Wire) release() {
 	if b := w.buf; b != nil {
@@ -211,6 +222,9 @@ func (c NetConn) Send(frames []Frame) (int, error) { return c.Wire.Send(frames) 
 // Flush implements Conn.
 func (c NetConn) Flush() error { return c.Wire.Flush() }
 
+// Discard implements Conn.
+func (c NetConn) Discard() { c.Wire.Discard() }
+
 // Queued is a Conn whose data frames go through the connection's own Write
 // (coder/websocket with compression, which the Wire cannot do): Send holds
 // every frame and Flush writes them one by one.
@@ -228,6 +242,9 @@ func (c *Queued) Send(frames []Frame) (int, error) {
 	}
 	return c.n, nil
 }
+
+// Discard implements Conn.
+func (c *Queued) Discard() { clear(c.held); c.held, c.n = c.held[:0], 0 }
 
 // Flush implements Conn.
 func (c *Queued) Flush() error {

@@ -159,3 +159,26 @@ func TestWireWithoutRawConnHolds(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []byte{0x81, 2, 'h', 'i'}, buf)
 }
+
+// A frame left half written by a connection that is then dropped must not
+// hold coder/websocket's writes (a ping, say) forever: Discard lets go.
+func TestWireDiscardReleasesHalfFrame(t *testing.T) {
+	w, _ := tcpPair(t)
+	held, err := w.Send([]Frame{{Data: bytes.Repeat([]byte("b"), 8<<20)}})
+	require.NoError(t, err)
+	require.Positive(t, held)
+	require.True(t, w.half)
+	w.Conn.Close() // the drop
+	w.Discard()
+	require.Nil(t, w.buf)
+	done := make(chan struct{})
+	go func() {
+		_, _ = w.Write([]byte{0x89, 0x00}) // a ping: fails on the closed connection, but returns
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a control frame write waited for a half frame that was discarded")
+	}
+}

@@ -370,9 +370,13 @@ var writerLists = sync.Pool{New: func() any { return new([]*Channel) }}
 // detaches the broker, once however often Shutdown is called.
 func (h *hub) close(wait bool) error {
 	h.closed.Store(true)
-	for i := range h.shards { // a barrier: a release that saw closed unset has added to bg
-		h.shards[i].mu.Lock()
-		h.shards[i].mu.Unlock() //nolint:staticcheck // an empty critical section on purpose
+	// A barrier: a release that saw closed unset (under its shard's lock)
+	// has added its background unsubscribe to bg by now.
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.Lock()
+		//lint:ignore SA2001 the critical section is empty on purpose: a barrier
+		sh.mu.Unlock()
 	}
 	if h.stopControl != nil {
 		h.stopControl()

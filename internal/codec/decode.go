@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"github.com/wsroute/wsroute/internal/frame"
 	"math"
 	"reflect"
 	"strconv"
@@ -719,22 +720,6 @@ func isHex(c byte) bool {
 	return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-func hex4(b []byte) rune {
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c <= '9':
-			c -= '0'
-		case c >= 'a':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
-}
-
 // unescape appends to dst the body of a JSON string (scanString checked it,
 // and it is valid UTF-8), unescaped as encoding/json does: a \u escape of a
 // surrogate that does not pair with a following \u escape gives U+FFFD.
@@ -761,11 +746,11 @@ func unescape(dst, body []byte) []byte {
 		case 't':
 			dst = append(dst, '\t')
 		case 'u':
-			rr := hex4(body[r+2:])
+			rr := frame.Hex4(body[r+2:])
 			r += 6
 			if utf16.IsSurrogate(rr) {
 				if len(body)-r >= 6 && body[r] == '\\' && body[r+1] == 'u' {
-					if dec := utf16.DecodeRune(rr, hex4(body[r+2:])); dec != unicode.ReplacementChar {
+					if dec := utf16.DecodeRune(rr, frame.Hex4(body[r+2:])); dec != unicode.ReplacementChar {
 						dst = utf8.AppendRune(dst, dec)
 						r += 6
 						continue

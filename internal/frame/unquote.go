@@ -59,13 +59,13 @@ func decodeChar(s []byte, i int) (rune, int) {
 	case 't':
 		return '\t', i + 2
 	case 'u':
-		r := hex4(s[i+2:])
+		r := Hex4(s[i+2:])
 		i += 6
 		if !utf16.IsSurrogate(r) {
 			return r, i
 		}
 		if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
-			if d := utf16.DecodeRune(r, hex4(s[i+2:])); d != utf8.RuneError {
+			if d := utf16.DecodeRune(r, Hex4(s[i+2:])); d != utf8.RuneError {
 				return d, i + 6
 			}
 		}
@@ -75,9 +75,9 @@ func decodeChar(s []byte, i int) (rune, int) {
 	}
 }
 
-// hex4 decodes the four hex digits at the start of s, which the scanner has
-// already validated.
-func hex4(s []byte) rune {
+// Hex4 decodes the four hex digits at the start of s (a \u escape's), which
+// the scanner has already validated.
+func Hex4(s []byte) rune {
 	var r rune
 	for _, c := range s[:4] {
 		switch {

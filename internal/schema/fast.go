@@ -460,32 +460,15 @@ func runeCount(body []byte) int {
 		case body[i+1] != 'u':
 			i += 2
 		default:
-			r := hex4(body[i+2:])
+			r := frame.Hex4(body[i+2:])
 			i += 6
 			if utf16.IsSurrogate(r) && i+6 <= len(body) && body[i] == '\\' && body[i+1] == 'u' &&
-				utf16.DecodeRune(r, hex4(body[i+2:])) != utf8.RuneError {
+				utf16.DecodeRune(r, frame.Hex4(body[i+2:])) != utf8.RuneError {
 				i += 6
 			}
 		}
 	}
 	return n
-}
-
-// hex4 decodes four hex digits (already validated).
-func hex4(s []byte) rune {
-	var r rune
-	for _, c := range s[:4] {
-		switch {
-		case c <= '9':
-			c -= '0'
-		case c >= 'a':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
 }
 
 func (ns *numSpec) eval(num *number) verdict {

@@ -118,3 +118,62 @@ func checkFuzzVerdict(t *testing.T, v verdict, want []Detail, wantErr error, dat
 		t.Fatalf("fast verdict %s on %q; jsonschema: %v", v, data, want)
 	}
 }
+
+// FuzzFastSchemaMutated mutates the schemas too: the fuzzer rewrites the
+// schema text of the seeds (the route-like schemas and every schema of the
+// suite that has a fast program, each with its own test data), and every
+// mutant that jsonschema compiles and the fast compiler accepts must give
+// jsonschema's verdict on the instance.
+func FuzzFastSchemaMutated(f *testing.F) {
+	for _, src := range fuzzSchemas {
+		f.Add([]byte(src), []byte(routeFrame))
+	}
+	if dir, ok := findSuite(); ok {
+		suite, err := readSuite(dir)
+		if err != nil {
+			f.Fatal(err)
+		}
+		names := make([]string, 0, len(suite))
+		for name := range suite {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			for _, g := range suite[name] {
+				if s, err := Compile(FromBytes(g.Schema)); err != nil || !s.Fast() {
+					continue
+				}
+				for _, tc := range g.Tests {
+					f.Add([]byte(g.Schema), []byte(tc.Data))
+				}
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, src, data []byte) {
+		s := compileQuietly(src)
+		if s == nil || !s.Fast() {
+			return
+		}
+		want, wantErr := slowJSON(s, data)
+		checkFuzzVerdict(t, s.verdict(data, nil), want, wantErr, data)
+		got, err := s.ValidateJSON(data)
+		if !sameResult(want, wantErr, got, err) {
+			t.Fatalf("schema %s: ValidateJSON(%q) = %v, %v; Decode+Validate: %v, %v", src, data, got, err, want, wantErr)
+		}
+	})
+}
+
+// compileQuietly compiles src, or returns nil if it does not compile (or
+// jsonschema panics on it: a mutant is not ours to judge).
+func compileQuietly(src []byte) (s *Schema) {
+	defer func() {
+		if recover() != nil {
+			s = nil
+		}
+	}()
+	s, err := Compile(FromBytes(src))
+	if err != nil {
+		return nil
+	}
+	return s
+}

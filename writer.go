@@ -149,6 +149,16 @@ func (c *Channel) writeLocked(wait bool) {
 			c.router.pool.run(c.writeLoop) // takes over this writer's task
 			return
 		}
+		if c.held > 0 { // what the connection holds goes first, the close frame included
+			c.mu.Unlock()
+			c.beginWrite()
+			err := c.conn.Flush()
+			c.endWrite()
+			c.mu.Lock()
+			c.held = 0
+			c.failedLocked(err)
+			continue
+		}
 		if closeNext {
 			c.outQ.pop()
 			info := *c.info
@@ -169,38 +179,34 @@ func (c *Channel) writeLocked(wait bool) {
 			n += len(f.data)
 		}
 		c.outBytes -= n
-		held := c.held + n // counted until the connection says what it holds
-		c.held = held
+		c.held = n // counted until the connection says what it holds
 		c.mu.Unlock()
-		var err error
-		if len(frames) > 0 {
-			held, err = c.conn.Send(frames)
-			clear(frames)
-			*batch = frames[:0]
-		}
-		if err == nil && held > 0 && wait {
-			c.beginWrite()
-			err = c.conn.Flush()
-			c.endWrite()
-			held = 0
-		}
+		held, err := c.conn.Send(frames) // the next round flushes what it holds, or hands it over
+		clear(frames)
+		*batch = frames[:0]
 		c.mu.Lock()
 		c.held = held
-		if err != nil {
-			c.outQ.clear()
-			c.outBytes, c.held = 0, 0
-			if !errors.Is(err, net.ErrClosed) {
-				// As coder/websocket does on a failed write: the connection
-				// is cut; the reader then ends the channel with what it
-				// finds — the peer's close frame if one raced with the
-				// write, or a lost connection — and a timeout has already
-				// recorded its reason. After a close frame nothing may be
-				// written (net.ErrClosed), which is no failure.
-				c.mu.Unlock()
-				_ = c.conn.CloseNow()
-				c.mu.Lock()
-			}
-		}
+		c.failedLocked(err)
+	}
+}
+
+// failedLocked handles a failed write: what is queued or held can no longer
+// be written. As coder/websocket does on a failed write, the connection is
+// cut; the reader then ends the channel with what it finds — the peer's
+// close frame if one raced with the write, or a lost connection — and a
+// timeout has already recorded its reason. After a close frame nothing may
+// be written (net.ErrClosed), which is no failure. mu must be held; it is
+// released meanwhile.
+func (c *Channel) failedLocked(err error) {
+	if err == nil {
+		return
+	}
+	c.outQ.clear()
+	c.outBytes, c.held = 0, 0
+	if !errors.Is(err, net.ErrClosed) {
+		c.mu.Unlock()
+		_ = c.conn.CloseNow()
+		c.mu.Lock()
 	}
 }
 

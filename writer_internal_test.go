@@ -142,3 +142,34 @@ func TestFanOutStartsNoGoroutinePerSubscriber(t *testing.T) {
 	}
 	require.NoError(t, r.Shutdown(context.Background()))
 }
+
+// A final reply that the socket did not take at once is written before the
+// close frame queued behind it (the pool writer used to send the close
+// frame first, and lose the reply or, with a half-written frame, wait on
+// itself).
+func TestWriterFlushesHeldBytesBeforeTheCloseFrame(t *testing.T) {
+	t.Parallel()
+	r, _ := trustRoute(Options{}, ChannelConfig{Public: true})
+	server, client := transport.NewPipe()
+	g := newTrustGate(server)
+	close(g.open) // writes pass once a writer waits for them
+	c, done := trustDial(t, r, g)
+	held, err := g.Send([]transport.Frame{{Data: []byte(`"final"`)}})
+	require.NoError(t, err)
+	c.mu.Lock() // as an inline writer leaves it when it hands over
+	c.writing = true
+	c.tasks.Add(1)
+	c.held = held
+	c.info = &CloseInfo{Code: 1000, Reason: "bye"}
+	c.setStateLocked(stateClosing)
+	c.outQ.push(outFrame{close: true})
+	c.mu.Unlock()
+	c.write(true)
+	_, data, err := client.Read(context.Background())
+	require.NoError(t, err, "the reply before the close frame")
+	assert.Equal(t, `"final"`, string(data))
+	_, _, err = client.Read(context.Background())
+	assert.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err))
+	<-done
+	require.NoError(t, r.Shutdown(context.Background()))
+}

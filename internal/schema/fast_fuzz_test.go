@@ -32,29 +32,13 @@ func fuzzPool(f *testing.F) (pool []*Schema, seeds [][]byte, seedIdx []int) {
 			seeds, seedIdx = append(seeds, []byte(in)), append(seedIdx, i)
 		}
 	}
-	dir, ok := findSuite()
-	if !ok {
-		return pool, seeds, seedIdx
-	}
-	suite, err := readSuite(dir)
-	if err != nil {
-		f.Fatal(err)
-	}
-	names := make([]string, 0, len(suite))
-	for name := range suite {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		for _, g := range suite[name] {
-			s, err := Compile(FromBytes(g.Schema))
-			if err != nil || !s.Fast() || len(pool) == 256 {
-				continue
-			}
-			pool = append(pool, s)
-			for _, tc := range g.Tests {
-				seeds, seedIdx = append(seeds, tc.Data), append(seedIdx, len(pool)-1)
-			}
+	for _, fg := range fastSuiteGroups(f) {
+		if len(pool) == 256 {
+			break
+		}
+		pool = append(pool, fg.schema)
+		for _, tc := range fg.group.Tests {
+			seeds, seedIdx = append(seeds, tc.Data), append(seedIdx, len(pool)-1)
 		}
 	}
 	return pool, seeds, seedIdx
@@ -128,25 +112,9 @@ func FuzzFastSchemaMutated(f *testing.F) {
 	for _, src := range fuzzSchemas {
 		f.Add([]byte(src), []byte(routeFrame))
 	}
-	if dir, ok := findSuite(); ok {
-		suite, err := readSuite(dir)
-		if err != nil {
-			f.Fatal(err)
-		}
-		names := make([]string, 0, len(suite))
-		for name := range suite {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		for _, name := range names {
-			for _, g := range suite[name] {
-				if s, err := Compile(FromBytes(g.Schema)); err != nil || !s.Fast() {
-					continue
-				}
-				for _, tc := range g.Tests {
-					f.Add([]byte(g.Schema), []byte(tc.Data))
-				}
-			}
+	for _, fg := range fastSuiteGroups(f) {
+		for _, tc := range fg.group.Tests {
+			f.Add([]byte(fg.group.Schema), []byte(tc.Data))
 		}
 	}
 	f.Fuzz(func(t *testing.T, src, data []byte) {
@@ -176,4 +144,37 @@ func compileQuietly(src []byte) (s *Schema) {
 		return nil
 	}
 	return s
+}
+
+// fastGroup is a group of the suite whose schema has a fast program.
+type fastGroup struct {
+	group  suiteGroup
+	schema *Schema
+}
+
+// fastSuiteGroups returns the suite's groups with a fast program, file by
+// file in name order; none when the suite is not there.
+func fastSuiteGroups(f *testing.F) []fastGroup {
+	dir, ok := findSuite()
+	if !ok {
+		return nil
+	}
+	suite, err := readSuite(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	names := make([]string, 0, len(suite))
+	for name := range suite {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var groups []fastGroup
+	for _, name := range names {
+		for _, g := range suite[name] {
+			if s, err := Compile(FromBytes(g.Schema)); err == nil && s.Fast() {
+				groups = append(groups, fastGroup{group: g, schema: s})
+			}
+		}
+	}
+	return groups
 }

@@ -81,12 +81,13 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 		c.read() // in memory the request lasts the channel's life: wsroutetest waits on it
 		return
 	}
-	// Over the network the reader gets a goroutine of its own and the
-	// request returns: net/http then lets go of what it kept for the
-	// request (its 4 KiB write buffer, which the Wire replaced, and the
-	// response's 2 KiB buffer), and the reader's stack holds only its own
-	// frames — about 6 KiB less per idle connection.
-	go c.read()
+	// Over the network the reader gets a goroutine of the Router's pool
+	// (which Shutdown waits for) and the request returns: net/http then
+	// lets go of what it kept for the request (its 4 KiB write buffer, which
+	// the Wire replaced, and the response's 2 KiB buffer), and the reader's
+	// stack holds only its own frames — about 8 KiB less per idle
+	// connection.
+	r.pool.run(func(uint64) { c.read() })
 }
 
 var errShuttingDown = NewError(CodeUnavailable, "server is shutting down")

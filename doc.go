@@ -76,6 +76,14 @@
 // session, and the exported Status and Reason constants describe every
 // close.
 //
+// # The route registry
+//
+// Router.Walk visits every channel route in registration order as a
+// ChannelInfo — pattern, path parameters, keys, policies, Summary and
+// Description, and each route's policies, schema and Go input and output
+// types — so that documentation and code generation work from what the
+// server really runs.
+//
 // # Testing
 //
 // Package wsroutetest opens channels on a Router in memory, through the same

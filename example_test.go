@@ -186,3 +186,24 @@ func ExampleAllOf() {
 	// "guest": wsroutetest: opening refused with 403 forbidden: admins only
 	// "admin": <nil>
 }
+
+// The registry: what a Router runs, as data, for documentation and code
+// generation.
+func ExampleRouter_Walk() {
+	r := wsroute.New(wsroute.Options{})
+	todos := r.Channel("/lists/{list}", wsroute.ChannelConfig{Name: "todos", Public: true})
+	wsroute.Handle(todos, "create", func(_ context.Context, _ *wsroute.Channel, in CreateTodo) (Created, error) {
+		return Created{Todo: Todo(in)}, nil
+	}, wsroute.RouteConfig{Summary: "Create a todo", Schema: wsroute.SchemaString(`{"type":"object","required":["title"]}`)})
+	_ = r.Walk(func(ch wsroute.ChannelInfo) error {
+		fmt.Println(ch.Name, ch.Pattern, ch.Params, ch.RouteKey, ch.RefKey)
+		for _, rt := range ch.Routes {
+			src, _ := rt.Schema.Source()
+			fmt.Printf("  %s %q: %v → %v, schema %s\n", rt.Name, rt.Summary, rt.Input, rt.Output, src)
+		}
+		return nil
+	})
+	// Output:
+	// todos /lists/{list} [list] action ref
+	//   create "Create a todo": wsroute_test.CreateTodo → wsroute_test.Created, schema {"type":"object","required":["title"]}
+}

@@ -3,6 +3,7 @@ package wsroute
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/wsroute/wsroute/internal/schema"
@@ -16,6 +17,9 @@ type ChannelConfig struct {
 	// Name identifies the channel in logs and observers. Default: the pattern.
 	// Names are unique within a Router.
 	Name string
+	// Summary and Description document the channel for tools built on
+	// Router.Walk (an AsyncAPI document, say). Optional.
+	Summary, Description string
 	// RouteKey is the message field whose string value selects a route.
 	// Default "action".
 	RouteKey string
@@ -60,6 +64,9 @@ type ChannelConfig struct {
 // value is a route that requires a session and has no permissions, schema or
 // middleware.
 type RouteConfig struct {
+	// Summary and Description document the route for tools built on
+	// Router.Walk (an AsyncAPI document, say). Optional.
+	Summary, Description string
 	// Public lets messages through without a session (a log-in route).
 	// Default false: a session is required (unauthenticated).
 	Public bool
@@ -98,6 +105,7 @@ type ChannelRoute struct {
 	limits   Limits            // the Router's, overridden by ChannelConfig.Limits; effective
 	open     Handler           // middleware-wrapped open stages
 	routes   map[string]*route // by route-key value
+	order    []*route          // the routes in registration order
 	fallback *route            // the default handler, or nil
 	binary   *route            // the binary handler, or nil: binary frames close with 1008
 
@@ -111,6 +119,7 @@ type route struct {
 	limit *RouteRateLimit // the route's own rate limit, or nil
 	slot  int             // with limit: index of the route's bucket in Channel.routeBuckets
 	chain Handler
+	info  RouteInfo // what the registry tells about it
 }
 
 // Name returns the channel's name.
@@ -161,7 +170,9 @@ func Handle[In, Out any](cr *ChannelRoute, name string, fn func(ctx context.Cont
 		}
 		return setTypedReply(m, &res, &out)
 	}
-	cr.routes[name] = cr.newRoute(where, name, invoke, cfg, true)
+	rt := cr.newRoute(where, name, invoke, cfg, reflect.TypeFor[In](), reflect.TypeFor[Out]())
+	cr.routes[name] = rt
+	cr.order = append(cr.order, rt)
 }
 
 // HandleDefault registers fn as the channel's default handler: it receives
@@ -178,7 +189,7 @@ func HandleDefault(cr *ChannelRoute, fn func(ctx context.Context, c *Channel, m 
 	if fn == nil {
 		panic(where + ": nil handler")
 	}
-	cr.setDefault(where, func(ctx context.Context, c *Channel, m *Message) error { return fn(ctx, c, m) }, cfg)
+	cr.setDefault(where, func(ctx context.Context, c *Channel, m *Message) error { return fn(ctx, c, m) }, cfg, nil)
 }
 
 // HandleDefaultReply is HandleDefault for a handler that replies: its result
@@ -195,14 +206,14 @@ func HandleDefaultReply[Out any](cr *ChannelRoute, fn func(ctx context.Context, 
 			return err
 		}
 		return m.setRawReply(res)
-	}, cfg)
+	}, cfg, reflect.TypeFor[Out]())
 }
 
-func (cr *ChannelRoute) setDefault(where string, invoke HandlerFunc, cfg []RouteConfig) {
+func (cr *ChannelRoute) setDefault(where string, invoke HandlerFunc, cfg []RouteConfig, out reflect.Type) {
 	if cr.fallback != nil {
 		panic(where + ": registered twice")
 	}
-	cr.fallback = cr.newRoute(where, "", invoke, cfg, false)
+	cr.fallback = cr.newRoute(where, "", invoke, cfg, nil, out)
 }
 
 // HandleBinary opts the channel into binary frames: each is handed to fn
@@ -230,15 +241,16 @@ func HandleBinary(cr *ChannelRoute, fn func(ctx context.Context, c *Channel, m *
 		m.reply = res
 		return nil
 	}
-	cr.binary = cr.newRoute(where, "", invoke, cfg, false)
+	cr.binary = cr.newRoute(where, "", invoke, cfg, nil, nil)
 }
 
 // newRoute builds a route's pipeline: middleware (router, channel, route)
 // around auth → permissions → validation (the schema, then the input's keys
-// against its Go type, see keyGuard) → invoke (decode, handler, reply). in
-// is the typed handler's input type, nil for the default and binary
-// handlers.
-func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []RouteConfig, typed bool) *route {
+// against its Go type, see keyGuard) → invoke (decode, handler, reply), and
+// records the route in the registry. in and out are the handler's Go input
+// and output types, nil where it has none (the default and binary handlers
+// take the Message).
+func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []RouteConfig, in, out reflect.Type) *route {
 	cr.router.mustNotServe(where)
 	if len(cfgs) > 1 {
 		panic(where + ": more than one RouteConfig")
@@ -251,7 +263,7 @@ func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []
 	if cfg.Schema != nil {
 		sch = cfg.Schema.mustCompile(where, cr.cfg.RouteKey, cr.cfg.RefKey)
 	}
-	if cfg.StrictFields && !typed {
+	if cfg.StrictFields && in == nil {
 		panic(where + ": StrictFields needs a typed input (Handle)")
 	}
 	public, perm := cfg.Public, cfg.Permissions
@@ -286,6 +298,14 @@ func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []
 		}
 		rt.limit, rt.slot = &rl, cr.routeBuckets
 		cr.routeBuckets++
+	}
+	rt.info = RouteInfo{
+		Name: name, Summary: cfg.Summary, Description: cfg.Description,
+		Public: public, Permissions: perm != nil, Cost: rt.cost, StrictFields: cfg.StrictFields,
+		Schema: cfg.Schema, Input: in, Output: out,
+	}
+	if rt.limit != nil {
+		rt.info.RateLimit = *rt.limit
 	}
 	return rt
 }

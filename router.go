@@ -76,6 +76,7 @@ type Router struct {
 
 	mux      *http.ServeMux
 	names    map[string]*ChannelRoute // guarded by regMu
+	chans    []*ChannelRoute          // in registration order; guarded by regMu
 	regMu    sync.Mutex               // guards names and registration
 	serving  atomic.Bool              // set by the first request; registration then panics
 	nextID   atomic.Uint64
@@ -161,6 +162,7 @@ func (r *Router) Channel(pattern string, cfg ChannelConfig) *ChannelRoute {
 		r.mux.Handle(pattern, channelHandler{cr})
 	}()
 	r.names[cr.name] = cr
+	r.chans = append(r.chans, cr)
 	return cr
 }
 

@@ -44,6 +44,11 @@ func SchemaFile(path string) *Schema { return &Schema{src: schema.FromFile(path)
 // files of fsys resolve.
 func SchemaFS(fsys fs.FS, path string) *Schema { return &Schema{src: schema.FromFS(fsys, path)} }
 
+// Source returns the schema's root document as JSON text: a copy of the text
+// given to SchemaString or SchemaBytes, or the file read now. Documents it
+// refers to with $ref are not included. Tools built on Router.Walk use it.
+func (s *Schema) Source() ([]byte, error) { return s.src.Bytes() }
+
 // mustCompile compiles s for a route or panics naming it.
 func (s *Schema) mustCompile(where string, reserved ...string) *schema.Schema {
 	sch, err := schema.Compile(s.src)

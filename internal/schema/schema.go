@@ -154,13 +154,36 @@ func Compile(src Source) (*Schema, error) {
 	return &Schema{sch: sch, props: topLevelNames(sch), fast: compileFast(sch)}, nil
 }
 
+// Bytes returns the text of the root document: a copy of the text, or the
+// file read now.
+func (s Source) Bytes() ([]byte, error) {
+	data, _, _, err := s.read()
+	if s.kind == kindText {
+		data = bytes.Clone(data)
+	}
+	return data, err
+}
+
 // load reads and parses the root document of s and returns it with the
 // location to register it under and the loader for the documents it refers to.
 func (s Source) load() (doc any, loc string, loader jsonschema.URLLoader, err error) {
-	var data []byte
+	data, loc, loader, err := s.read()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	return doc, loc, loader, nil
+}
+
+// read returns the text of the root document of s with the location to
+// register it under and the loader for the documents it refers to.
+func (s Source) read() (data []byte, loc string, loader jsonschema.URLLoader, err error) {
 	switch s.kind {
 	case kindText:
-		data, loc, loader = s.text, inlineURL, noLoader{}
+		return s.text, inlineURL, noLoader{}, nil
 	case kindFile:
 		abs, err := filepath.Abs(s.path)
 		if err != nil {
@@ -171,7 +194,7 @@ func (s Source) load() (doc any, loc string, loader jsonschema.URLLoader, err er
 		}
 		// Only file: URLs are loaded; a $ref to http(s) is an error, not a
 		// network request.
-		loc, loader = abs, jsonschema.SchemeURLLoader{"file": jsonschema.FileLoader{}}
+		return data, abs, jsonschema.SchemeURLLoader{"file": jsonschema.FileLoader{}}, nil
 	case kindFS:
 		if s.fsys == nil {
 			return nil, "", nil, errors.New("nil fs.FS")
@@ -182,15 +205,10 @@ func (s Source) load() (doc any, loc string, loader jsonschema.URLLoader, err er
 		if data, err = fs.ReadFile(s.fsys, s.path); err != nil {
 			return nil, "", nil, err
 		}
-		loc, loader = fsURL(s.path), fsLoader{s.fsys}
+		return data, fsURL(s.path), fsLoader{s.fsys}, nil
 	default:
 		return nil, "", nil, errors.New("no schema given")
 	}
-	doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	return doc, loc, loader, nil
 }
 
 // fsURL returns the URL under which the file p of an fs.FS is registered.

@@ -35,7 +35,7 @@ func (c *closes) wait(t *testing.T) wsroute.CloseInfo {
 	t.Helper()
 	select {
 	case <-c.done:
-	case <-t.Context().Done():
+	case <-t.Context().Done(): // not a timer: synctest bubbles wait on fake time
 		t.Fatal("OnDisconnect did not run")
 	}
 	c.mu.Lock()
@@ -217,6 +217,11 @@ func TestEndToEndShutdown(t *testing.T) {
 			assert.Equal(t, websocket.StatusGoingAway, websocket.CloseStatus(err))
 		}()
 	}
+	// A dial returns once the 101 has arrived, which the server writes
+	// before it registers the channel and runs OnConnect; a channel closed
+	// in between never connected and gets no OnDisconnect. All are open
+	// once the Router counts them.
+	require.Eventually(t, func() bool { return r.Len() == len(conns) }, 10*time.Second, time.Millisecond)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, r.Shutdown(ctx))

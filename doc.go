@@ -82,7 +82,8 @@
 // ChannelInfo — pattern, path parameters, keys, policies, Summary and
 // Description, and each route's policies, schema and Go input and output
 // types — so that documentation and code generation work from what the
-// server really runs.
+// server really runs. Topics declared with NewTopic carry the Go type of
+// their events and are visited by Router.WalkTopics.
 //
 // # Testing
 //

@@ -77,6 +77,7 @@ type Router struct {
 	mux      *http.ServeMux
 	names    map[string]*ChannelRoute // guarded by regMu
 	chans    []*ChannelRoute          // in registration order; guarded by regMu
+	topics   []TopicInfo              // declared topics (NewTopic), in order; guarded by regMu
 	regMu    sync.Mutex               // guards names and registration
 	serving  atomic.Bool              // set by the first request; registration then panics
 	nextID   atomic.Uint64

@@ -42,6 +42,7 @@ var errUnknownToken = errors.New("unknown token")
 // app is the todo application: its store and the Router serving its channels.
 type app struct {
 	router *wsroute.Router
+	todos  *wsroute.Topic[todoEvent] // the "todos" topic, declared with its event type
 	store  *store
 	log    *slog.Logger
 }
@@ -61,6 +62,10 @@ func newApp(logger *slog.Logger, broker wsroute.Broker) (*app, http.Handler) {
 		// one is logged at debug level and ignored, so each channel's own
 		// policy (Public or not) decides what happens without a session.
 		Authenticator: wsroute.TokenAuth{Check: checkToken},
+	})
+	a.todos = wsroute.NewTopic[todoEvent](a.router, topicTodos, wsroute.TopicConfig{
+		Summary:     "Changes to todos",
+		Description: "A todo created or completed by another client.",
 	})
 	a.routeTodos()
 	a.routeAdmin()
@@ -230,7 +235,7 @@ func (a *app) complete(ctx context.Context, c *wsroute.Channel, in completeIn) (
 // channel that caused it (it already has the reply). A failed publish is
 // logged, not returned: the change is made and the sender must learn that.
 func (a *app) publish(ctx context.Context, from *wsroute.Channel, event string, t todo) {
-	err := a.router.Publish(ctx, topicTodos, todoEvent{Event: event, Todo: t}, wsroute.PublishOptions{Exclude: from})
+	err := a.todos.Publish(ctx, todoEvent{Event: event, Todo: t}, wsroute.PublishOptions{Exclude: from})
 	if err != nil {
 		a.log.WarnContext(ctx, "publish failed", "event", event, "todo", t.ID, "err", err)
 	}
@@ -249,7 +254,7 @@ func (a *app) subscribe(_ context.Context, c *wsroute.Channel, in topicIn) (subs
 	if err := checkTopic(in.Topic); err != nil {
 		return subscribeOut{}, err
 	}
-	if err := c.Subscribe(in.Topic); err != nil {
+	if err := a.todos.Subscribe(c); err != nil {
 		return subscribeOut{}, err // closing or broker failure: internal, logged
 	}
 	return subscribeOut{Subscribed: in.Topic}, nil
@@ -261,7 +266,7 @@ func (a *app) unsubscribe(_ context.Context, c *wsroute.Channel, in topicIn) (un
 	if err := checkTopic(in.Topic); err != nil {
 		return unsubscribeOut{}, err
 	}
-	c.Unsubscribe(in.Topic)
+	a.todos.Unsubscribe(c)
 	return unsubscribeOut{Unsubscribed: in.Topic}, nil
 }
 

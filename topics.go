@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/wsroute/wsroute/internal/frame"
 )
 
 // PublishOptions tunes one Router.Publish.
@@ -332,10 +334,9 @@ func (h *hub) deliver(name string, data json.RawMessage, exclude string) int {
 		sh.mu.RUnlock()
 		return 0
 	}
-	quoted, _ := json.Marshal(name) // a JSON string, whatever the topic holds
-	b := make([]byte, 0, len(quoted)+len(data)+18)
+	b := make([]byte, 0, len(name)+len(data)+20)
 	b = append(b, `{"topic":`...)
-	b = append(b, quoted...)
+	b = frame.AppendString(b, name) // a JSON string, whatever the topic holds
 	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, '}')

@@ -6,8 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 	"unsafe"
+
+	"github.com/wsroute/wsroute/internal/frame"
 )
 
 // Encoder encodes values of one Go type as json.Marshal does, or declines.
@@ -106,7 +107,7 @@ func (b *encBuilder) node(t reflect.Type) *encNode {
 			if fn == nil {
 				return nil
 			}
-			key := string(appendString(nil, f.name)) + ":"
+			key := string(frame.AppendString(nil, f.name)) + ":"
 			n.fields = append(n.fields, encField{key: key, offset: f.offset, node: fn, omitEmpty: f.omitEmpty})
 		}
 	default:
@@ -137,7 +138,7 @@ func (n *encNode) append(dst []byte, p unsafe.Pointer, depth int) ([]byte, bool)
 		}
 		return append(dst, "false"...), true
 	case kString:
-		return appendString(dst, *(*string)(p)), true
+		return frame.AppendString(dst, *(*string)(p)), true
 	case kInt8:
 		return strconv.AppendInt(dst, int64(*(*int8)(p)), 10), true
 	case kInt16:
@@ -241,7 +242,7 @@ func (n *encNode) appendMap(dst []byte, p unsafe.Pointer, depth int) ([]byte, bo
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, en.key)
+		dst = frame.AppendString(dst, en.key)
 		dst = append(dst, ':')
 		var ok bool
 		if dst, ok = n.elem.append(dst, en.val, depth+1); !ok {
@@ -303,73 +304,4 @@ func appendFloat(dst []byte, f float64, bits int) ([]byte, bool) {
 		}
 	}
 	return dst, true
-}
-
-// htmlSafe[b] says whether json.Marshal writes the ASCII byte b as it is in
-// a string: not a control character, quote, backslash, or <, >, & (which it
-// escapes for HTML).
-var htmlSafe = func() (t [utf8.RuneSelf]bool) {
-	for b := ' '; b < utf8.RuneSelf; b++ {
-		t[b] = true
-	}
-	for _, b := range `"\<>&` {
-		t[b] = false
-	}
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
-// appendString is encoding/json's appendString with HTML escaping, as
-// json.Marshal uses it: invalid UTF-8 becomes \ufffd, U+2028 and U+2029 are
-// escaped.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if htmlSafe[b] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

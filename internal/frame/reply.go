@@ -70,7 +70,7 @@ func AppendReply(dst []byte, routeKey string, route []byte, refKey string, ref [
 	dst = append(dst, '{')
 	first := len(dst)
 	if route != nil {
-		dst = appendQuoted(dst, routeKey)
+		dst = AppendString(dst, routeKey)
 		dst = append(dst, ':')
 		dst = append(dst, route...)
 	}
@@ -78,7 +78,7 @@ func AppendReply(dst []byte, routeKey string, route []byte, refKey string, ref [
 		if len(dst) > first {
 			dst = append(dst, ',')
 		}
-		dst = appendQuoted(dst, refKey)
+		dst = AppendString(dst, refKey)
 		dst = append(dst, ':')
 		dst = append(dst, ref...)
 	}

@@ -117,23 +117,42 @@ func keyEqual(body []byte, k string) bool {
 	return j == len(k)
 }
 
-// appendQuoted appends s as a JSON string. Quotes, backslashes and control
-// characters are escaped and invalid UTF-8 becomes \ufffd, so the result is
-// always valid JSON that decodes back to s (when s is valid UTF-8).
-func appendQuoted(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
+// htmlSafe[b] says whether json.Marshal writes the ASCII byte b as it is in
+// a string: not a control character, quote, backslash, or <, >, & (which it
+// escapes for HTML).
+var htmlSafe = func() (t [utf8.RuneSelf]bool) {
+	for b := ' '; b < utf8.RuneSelf; b++ {
+		t[b] = true
+	}
+	for _, b := range `"\<>&` {
+		t[b] = false
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string, byte for byte as json.Marshal
+// writes it (encoding/json's appendString with HTML escaping): quotes,
+// backslashes, control characters and <, >, & are escaped, invalid UTF-8
+// becomes \ufffd, U+2028 and U+2029 are escaped.
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	start := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
+		if b := s[i]; b < utf8.RuneSelf {
+			if htmlSafe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
 			case '\n':
 				dst = append(dst, '\\', 'n')
 			case '\r':
@@ -141,18 +160,29 @@ func appendQuoted(dst []byte, s string) []byte {
 			case '\t':
 				dst = append(dst, '\\', 't')
 			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
 			}
 			i++
+			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+			i += size
+			start = i
+			continue
 		}
 		i += size
 	}
+	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }

@@ -356,6 +356,27 @@ func (s *decState) float(k kind, p unsafe.Pointer, i int) int {
 	return end
 }
 
+// afterValue reads what follows a member or element that ended at i (-1: it
+// failed): a ',' (more, and i at the next token) or the container's closer
+// (not more, i past it, the depth given back); anything else fails (-1).
+func (s *decState) afterValue(i int, closer byte) (next int, more bool) {
+	if i < 0 {
+		return -1, false
+	}
+	data := s.data
+	if i = skipWS(data, i); i >= len(data) {
+		return -1, false
+	}
+	switch data[i] {
+	case ',':
+		return skipWS(data, i+1), true
+	case closer:
+		s.depth--
+		return i + 1, false
+	}
+	return -1, false
+}
+
 // object decodes a JSON object (data[i] is '{') into a struct.
 func (s *decState) object(n *decNode, p unsafe.Pointer, i int) int {
 	if s.depth++; s.depth > maxDepth {
@@ -400,21 +421,9 @@ func (s *decState) object(n *decNode, p unsafe.Pointer, i int) int {
 			fd := &n.fields[f]
 			i = s.value(fd.node, unsafe.Add(p, fd.offset), i)
 		}
-		if i < 0 {
-			return -1
-		}
-		i = skipWS(data, i)
-		if i >= len(data) {
-			return -1
-		}
-		switch data[i] {
-		case ',':
-			i = skipWS(data, i+1)
-		case '}':
-			s.depth--
-			return i + 1
-		default:
-			return -1
+		var more bool
+		if i, more = s.afterValue(i, '}'); !more {
+			return i
 		}
 	}
 }
@@ -495,21 +504,9 @@ func (s *decState) slice(n *decNode, p unsafe.Pointer, i int) int {
 		}
 		h.len++
 		i = s.value(n.elem, unsafe.Add(h.data, uintptr(h.len-1)*n.elemSize), i)
-		if i < 0 {
-			return -1
-		}
-		i = skipWS(data, i)
-		if i >= len(data) {
-			return -1
-		}
-		switch data[i] {
-		case ',':
-			i = skipWS(data, i+1)
-		case ']':
-			s.depth--
-			return i + 1
-		default:
-			return -1
+		var more bool
+		if i, more = s.afterValue(i, ']'); !more {
+			return i
 		}
 	}
 }
@@ -547,18 +544,9 @@ func (s *decState) mapObject(n *decNode, p unsafe.Pointer, i int) int {
 			return -1
 		}
 		mv.SetMapIndex(kp.Elem(), ev.Elem())
-		i = skipWS(data, i)
-		if i >= len(data) {
-			return -1
-		}
-		switch data[i] {
-		case ',':
-			i = skipWS(data, i+1)
-		case '}':
-			s.depth--
-			return i + 1
-		default:
-			return -1
+		var more bool
+		if i, more = s.afterValue(i, '}'); !more {
+			return i
 		}
 	}
 }
@@ -612,21 +600,9 @@ func (s *decState) skip(i int) int {
 				}
 				i = skipWS(data, i+1)
 			}
-			if i = s.skip(i); i < 0 {
-				return -1
-			}
-			i = skipWS(data, i)
-			if i >= len(data) {
-				return -1
-			}
-			switch data[i] {
-			case ',':
-				i = skipWS(data, i+1)
-			case closer:
-				s.depth--
-				return i + 1
-			default:
-				return -1
+			var more bool
+			if i, more = s.afterValue(s.skip(i), closer); !more {
+				return i
 			}
 		}
 	default:

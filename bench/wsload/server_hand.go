@@ -3,14 +3,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
-
-	"github.com/coder/websocket"
 )
 
 // handData is the validated workload's payload.
@@ -85,30 +82,11 @@ func newHandServer() (http.Handler, func() int64) {
 			return
 		}
 		u := &user{ID: id}
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		c.SetReadLimit(64 << 10) // wsroute's default
-		open.Add(1)
-		defer open.Add(-1)
-		ctx := context.Background()
-		for {
-			typ, data, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			if typ != websocket.MessageText {
-				c.Close(websocket.StatusPolicyViolation, "binary frames are not accepted")
-				return
-			}
+		serveRawLoop(w, r, &open, func(data []byte) ([]byte, bool) {
 			var m handMsg
 			if err := json.Unmarshal(data, &m); err != nil {
-				c.Close(websocket.StatusInvalidFramePayloadData, "bad JSON")
-				return
+				return nil, false
 			}
-			var out []byte
 			code, why := "", ""
 			switch {
 			case u.Banned:
@@ -120,6 +98,8 @@ func newHandServer() (http.Handler, func() int64) {
 					code = "invalid"
 				}
 			}
+			var out []byte
+			var err error
 			if code != "" {
 				e := handError{Action: m.Action, Ref: m.Ref}
 				e.Error.Code, e.Error.Message = code, why
@@ -127,13 +107,8 @@ func newHandServer() (http.Handler, func() int64) {
 			} else {
 				out, err = json.Marshal(handMsg{Action: m.Action, Ref: m.Ref, Data: m.Data})
 			}
-			if err != nil {
-				return
-			}
-			if err := c.Write(ctx, websocket.MessageText, out); err != nil {
-				return
-			}
-		}
+			return out, err == nil
+		})
 	})
 	return h, open.Load
 }

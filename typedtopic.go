@@ -22,8 +22,10 @@ import (
 // {"topic":"rooms/lobby","data":<T>} — and the plain string API stays for
 // topics known only at run time.
 type Topic[T any] struct {
-	r    *Router
-	info TopicInfo
+	r     *Router
+	info  TopicInfo
+	segs  []string // the pattern's segments
+	slots []int    // the indexes in segs of the parameters, in order
 }
 
 // TopicConfig documents a declared topic. Optional.
@@ -69,7 +71,13 @@ func NewTopic[T any](r *Router, pattern string, cfg ...TopicConfig) *Topic[T] {
 		info.Summary, info.Description = cfg[0].Summary, cfg[0].Description
 	}
 	r.topics = append(r.topics, info)
-	return &Topic[T]{r: r, info: info}
+	t := &Topic[T]{r: r, info: info, segs: strings.Split(pattern, "/")}
+	for i, seg := range t.segs {
+		if strings.HasPrefix(seg, "{") {
+			t.slots = append(t.slots, i)
+		}
+	}
+	return t
 }
 
 // topicParams returns the parameters of a topic pattern, whose segments
@@ -106,21 +114,19 @@ func (t *Topic[T]) Info() TopicInfo { return t.info }
 // rooms.At("lobby") is "rooms/lobby". A value may not be empty or hold a
 // '/'; a wrong count or value makes every method of the result fail.
 func (t *Topic[T]) At(values ...string) BoundTopic[T] {
-	if len(values) != len(t.info.Params) {
-		return BoundTopic[T]{t: t, err: fmt.Errorf("wsroute: topic %q takes %d parameters, got %d", t.info.Pattern, len(t.info.Params), len(values))}
+	if len(values) != len(t.slots) {
+		return BoundTopic[T]{t: t, err: fmt.Errorf("wsroute: topic %q takes %d parameters, got %d", t.info.Pattern, len(t.slots), len(values))}
 	}
-	segs := strings.Split(t.info.Pattern, "/")
-	n := 0
-	for i, seg := range segs {
-		if !strings.HasPrefix(seg, "{") {
-			continue
-		}
+	if len(values) == 0 {
+		return BoundTopic[T]{t: t, name: t.info.Pattern}
+	}
+	segs := append([]string(nil), t.segs...)
+	for n, i := range t.slots {
 		v := values[n]
 		if v == "" || strings.Contains(v, "/") {
 			return BoundTopic[T]{t: t, err: fmt.Errorf("wsroute: topic %q: parameter %s = %q: values are non-empty and hold no '/'", t.info.Pattern, t.info.Params[n], v)}
 		}
 		segs[i] = v
-		n++
 	}
 	return BoundTopic[T]{t: t, name: strings.Join(segs, "/")}
 }

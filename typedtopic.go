@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -31,6 +32,12 @@ type Topic[T any] struct {
 // TopicConfig documents a declared topic. Optional.
 type TopicConfig struct {
 	Summary, Description string
+	// Channels names the channel routes (ChannelConfig.Name) whose
+	// connections subscribe to the topic, for documents built from the
+	// registry (AsyncAPI): the topic's events are described on those
+	// channels only. Empty: on every channel. It restricts nothing at run
+	// time.
+	Channels []string
 }
 
 // TopicInfo describes a declared topic (see Router.WalkTopics).
@@ -39,6 +46,7 @@ type TopicInfo struct {
 	Params      []string     // its parameters in order: ["room"]
 	Summary     string       // TopicConfig.Summary
 	Description string       // TopicConfig.Description
+	Channels    []string     // TopicConfig.Channels
 	Payload     reflect.Type // the T of the events' "data"
 }
 
@@ -69,6 +77,7 @@ func NewTopic[T any](r *Router, pattern string, cfg ...TopicConfig) *Topic[T] {
 	info := TopicInfo{Pattern: pattern, Params: params, Payload: reflect.TypeFor[T]()}
 	if len(cfg) == 1 {
 		info.Summary, info.Description = cfg[0].Summary, cfg[0].Description
+		info.Channels = slices.Clone(cfg[0].Channels)
 	}
 	r.topics = append(r.topics, info)
 	t := &Topic[T]{r: r, info: info, segs: strings.Split(pattern, "/")}
@@ -190,7 +199,8 @@ func (r *Router) WalkTopics(fn func(TopicInfo) error) error {
 	topics := append([]TopicInfo(nil), r.topics...)
 	r.regMu.Unlock()
 	for _, t := range topics {
-		t.Params = append([]string(nil), t.Params...)
+		t.Params = slices.Clone(t.Params)
+		t.Channels = slices.Clone(t.Channels)
 		if err := fn(t); err != nil {
 			return err
 		}

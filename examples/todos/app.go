@@ -66,6 +66,7 @@ func newApp(logger *slog.Logger, broker wsroute.Broker) (*app, http.Handler) {
 	a.todos = wsroute.NewTopic[todoEvent](a.router, topicTodos, wsroute.TopicConfig{
 		Summary:     "Changes to todos",
 		Description: "A todo created or completed by another client.",
+		Channels:    []string{"todos"}, // subscribed to on /todos only
 	})
 	a.routeTodos()
 	a.routeAdmin()
@@ -74,7 +75,17 @@ func newApp(logger *slog.Logger, broker wsroute.Broker) (*app, http.Handler) {
 	mux.HandleFunc("GET /{$}", servePage) // "{$}": only "/" itself, not every path
 	mux.Handle("/todos", a.router)
 	mux.Handle("/admin", a.router)
+	mux.Handle("GET /asyncapi.json", wsroute.AsyncAPIHandler(a.router, apiInfo))
 	return a, mux
+}
+
+// apiInfo heads the demo's AsyncAPI document, served at /asyncapi.json and
+// kept in testdata/asyncapi.json, from which client/ generates the page's
+// TypeScript types.
+var apiInfo = wsroute.AsyncAPIInfo{
+	Title:       "wsroute todos",
+	Version:     "1.0.0",
+	Description: "The demo's shared todo list: log in by message on /todos, then list, create and complete todos and receive the others' changes; /admin needs a token when opening.",
 }
 
 // checkToken is TokenAuth's Check: it sets the session of a known token.
@@ -156,19 +167,22 @@ type (
 // routeTodos registers the /todos channel and its routes.
 func (a *app) routeTodos() {
 	ch := a.router.Channel("/todos", wsroute.ChannelConfig{
-		Name:   "todos",
-		Public: true, // opens without a session; clients log in with "auth"
+		Name:    "todos",
+		Summary: "The shared todo list",
+		Public:  true, // opens without a session; clients log in with "auth"
 		OnConnect: func(ctx context.Context, c *wsroute.Channel) error {
 			return c.Send(ctx, map[string]any{"connected": true, "channelId": c.ID()})
 		},
 	})
-	public := wsroute.RouteConfig{Public: true}
-
-	wsroute.Handle(ch, "auth", a.auth, wsroute.RouteConfig{Public: true, Schema: schema("auth")})
-	wsroute.Handle(ch, "logout", a.logout, public)
-	wsroute.Handle(ch, "list", a.list)
-	wsroute.Handle(ch, "create", a.create, wsroute.RouteConfig{Schema: schema("create")})
-	wsroute.Handle(ch, "complete", a.complete, wsroute.RouteConfig{Schema: schema("complete")})
+	wsroute.Handle(ch, "auth", a.auth, wsroute.RouteConfig{Public: true, Schema: schema("auth"),
+		Summary: "Log in (or switch user) with a token"})
+	wsroute.Handle(ch, "logout", a.logout, wsroute.RouteConfig{Public: true,
+		Summary: "Log out: clear the session and the subscriptions"})
+	wsroute.Handle(ch, "list", a.list, wsroute.RouteConfig{Summary: "Everyone's todos, in creation order"})
+	wsroute.Handle(ch, "create", a.create, wsroute.RouteConfig{Schema: schema("create"),
+		Summary: "Add a todo; the other subscribers get a created event"})
+	wsroute.Handle(ch, "complete", a.complete, wsroute.RouteConfig{Schema: schema("complete"),
+		Summary: "Complete one of your own todos; the other subscribers get a completed event"})
 	// The topic check ("todos" only) is in the handlers, not in a
 	// Permission: a Permission runs before validation and sees the raw
 	// input, so it would have to parse unvalidated JSON itself and guess
@@ -178,9 +192,12 @@ func (a *app) routeTodos() {
 	// answers are exact: invalid for a malformed input, forbidden for a
 	// well-formed but disallowed topic. Nothing leaks either way: the route
 	// requires a session, which is checked before the schema.
-	wsroute.Handle(ch, "subscribe", a.subscribe, wsroute.RouteConfig{Schema: schema("topic")})
-	wsroute.Handle(ch, "unsubscribe", a.unsubscribe, wsroute.RouteConfig{Schema: schema("topic")})
-	wsroute.HandleDefaultReply(ch, echo) // requires a session, like every route but auth and logout
+	wsroute.Handle(ch, "subscribe", a.subscribe, wsroute.RouteConfig{Schema: schema("topic"),
+		Summary: "Receive the todos topic's events"})
+	wsroute.Handle(ch, "unsubscribe", a.unsubscribe, wsroute.RouteConfig{Schema: schema("topic"),
+		Summary: "Stop receiving the todos topic's events"})
+	wsroute.HandleDefaultReply(ch, echo, wsroute.RouteConfig{ // requires a session, like every route but auth and logout
+		Summary: "Echo any other frame"})
 }
 
 // auth logs the channel in (or switches user). An unknown token answers
@@ -283,7 +300,8 @@ func echo(_ context.Context, _ *wsroute.Channel, m *wsroute.Message) (echoOut, e
 // the request, and only alice may.
 func (a *app) routeAdmin() {
 	ch := a.router.Channel("/admin", wsroute.ChannelConfig{
-		Name: "admin",
+		Name:    "admin",
+		Summary: "Administration: only alice may open it, with a token in the opening request",
 		Permissions: func(_ context.Context, c *wsroute.Channel, _ *wsroute.Message) error {
 			if u, ok := wsroute.SessionAs[user](c); !ok || u.ID != "alice" {
 				return wsroute.NewError(wsroute.CodeForbidden, "only alice may administer")
@@ -296,7 +314,7 @@ func (a *app) routeAdmin() {
 	})
 	wsroute.Handle(ch, "stats", func(_ context.Context, c *wsroute.Channel, _ struct{}) (statsOut, error) {
 		return statsOut{Connections: c.Router().Len()}, nil
-	})
+	}, wsroute.RouteConfig{Summary: "The number of open connections"})
 }
 
 // statsOut is the reply to the admin channel's "stats".

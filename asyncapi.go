@@ -627,7 +627,9 @@ func (d *asyncDoc) topic(c *channelDoc, t TopicInfo) error {
 	}
 	payload := ojson.New("type", "object", "properties", ojson.New("topic", name, "data", data),
 		"required", []any{"topic", "data"})
-	k := c.message(t.Pattern+".event", t.Pattern, t.Summary, payload, false)
+	// "rooms/{room}" → "rooms.room" in keys.
+	base := strings.NewReplacer("/", ".", "{", "", "}", "").Replace(t.Pattern)
+	k := c.message(base+".event", t.Pattern, t.Summary, payload, false)
 	op := ojson.New("action", "send", "channel", c.chanRef(), "title", t.Pattern)
 	setText(op, t.Summary, t.Description)
 	op.Set("messages", []any{c.msgRef(k)})
@@ -636,6 +638,6 @@ func (d *asyncDoc) topic(c *channelDoc, t TopicInfo) error {
 		params[i] = p
 	}
 	op.Set("x-wsroute", ojson.New("topic", t.Pattern, "params", params))
-	d.operations.Set(key(d.operations, c.key+".topic."+t.Pattern), op)
+	d.operations.Set(key(d.operations, c.key+".topic."+base), op)
 	return nil
 }

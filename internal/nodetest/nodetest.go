@@ -82,3 +82,15 @@ func Run(t testing.TB, dir string, limit time.Duration, name string, args ...str
 	}
 	return stdout.String()
 }
+
+// Command returns a command to run in dir, for a caller that wants its exit
+// status (a check expected to fail); it is killed when the test ends.
+func Command(t testing.TB, dir, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}

@@ -85,6 +85,14 @@
 // server really runs. Topics declared with NewTopic carry the Go type of
 // their events and are visited by Router.WalkTopics.
 //
+// AsyncAPI builds an AsyncAPI 3.0 document from both walks (AsyncAPIHandler
+// serves it): a channel per channel route, a receive operation per route
+// with its request, reply and error messages, a send operation per declared
+// topic. Input schemas are the routes' JSON Schemas, or derived from the Go
+// types by encoding/json's rules, as are replies and topic payloads. The
+// TypeScript client in the repository's client/ folder generates typed
+// bindings from that document.
+//
 // # Testing
 //
 // Package wsroutetest opens channels on a Router in memory, through the same

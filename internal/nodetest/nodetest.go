@@ -94,3 +94,25 @@ func Command(t testing.TB, dir, name string, args ...string) *exec.Cmd {
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
+
+// Chromium returns the path of a Chromium for browser tests: $CHROMIUM, or
+// Debian's /usr/bin/chromium. Without one it skips t (fails it under CI).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium"} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("nodetest: Chromium is required for the browser tests (apt-get install chromium, or set CHROMIUM)")
+	}
+	t.Skip("nodetest: no Chromium (apt-get install chromium, or set CHROMIUM); the browser test is skipped (CI fails without it)")
+	return ""
+}
+
+// Env returns the environment of the test process with kv ("K=V") added.
+func Env(kv ...string) []string { return append(os.Environ(), kv...) }

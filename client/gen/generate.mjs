@@ -96,6 +96,14 @@ function deref(doc, v, what) {
 /** The prefix of shared schemas' references. */
 const COMPONENTS = "#/components/schemas/";
 
+/** The keywords that say something about a value's type. */
+const SHAPE_KEYWORDS = new Set([
+  "type", "$ref", "properties", "patternProperties", "additionalProperties", "unevaluatedProperties",
+  "items", "prefixItems", "additionalItems", "contains", "minItems", "maxItems", "enum", "const",
+  "allOf", "anyOf", "oneOf", "required", "minProperties", "maxProperties", "dependentSchemas",
+  "tsType",
+]);
+
 /** json-schema-to-typescript keywords that would let a document inject TypeScript. */
 const UNSAFE_KEYWORDS = new Set(["tsType", "tsEnumNames"]);
 
@@ -123,7 +131,10 @@ function prepare(schema, componentNames, where) {
       // maps of schemas: keys are data, not keywords
       /** @type {Obj} */
       const m = {};
-      for (const [name, s] of Object.entries(isObj(v) ? v : {})) m[name] = prepare(s, componentNames, where);
+      for (const [name, s] of Object.entries(isObj(v) ? v : {})) {
+        // true and false are schemas too: any value, no value.
+        m[name] = s === true ? { tsType: "unknown" } : s === false ? { tsType: "never" } : prepare(s, componentNames, where);
+      }
       out[k] = m;
     } else if (k === "const" || k === "enum" || k === "default" || k === "required") {
       out[k] = v; // values, not schemas
@@ -131,7 +142,9 @@ function prepare(schema, componentNames, where) {
       out[k] = prepare(v, componentNames, where);
     }
   }
-  // draft-2020-12 "const" is understood; a typed "null" const needs no help.
+  // A schema that constrains nothing is any value; json-schema-to-typescript
+  // would make {"description": …} an object.
+  if (!Object.keys(out).some((k) => SHAPE_KEYWORDS.has(k))) out.tsType = "unknown";
   return out;
 }
 
@@ -238,6 +251,41 @@ function topicMatches(name, pattern) {
 }
 
 /**
+ * A schema with its object keywords' defaults filled in and keys sorted, to
+ * compare shapes: "type": "object", "properties": {} and "required": [] are
+ * what an object schema without them means.
+ * @param {unknown} s
+ * @returns {string}
+ */
+function canonical(s) {
+  /** @param {unknown} v @returns {unknown} */
+  const sort = (v) => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (!isObj(v)) return v;
+    /** @type {Obj} */
+    const o = {};
+    for (const k of Object.keys(v).sort()) o[k] = sort(v[k]);
+    return o;
+  };
+  if (!isObj(s)) return JSON.stringify(s);
+  const o = { ...s };
+  if (o.type === undefined && (o.properties || o.required)) o.type = "object";
+  if (o.type === "object") {
+    if (o.properties === undefined) o.properties = {};
+    if (o.required === undefined) o.required = [];
+  }
+  return JSON.stringify(sort(o));
+}
+
+/**
+ * @param {unknown} a
+ * @param {unknown} b
+ */
+function sameShape(a, b) {
+  return canonical(a) === canonical(b);
+}
+
+/**
  * The request payload without the route key and ref: the route's input.
  * @param {Obj} payload prepared
  * @param {string} routeKey
@@ -264,10 +312,19 @@ function inputSchema(payload, routeKey, refKey) {
   ) {
     return s.allOf[0];
   }
-  // Unknown fields are ignored by the server unless the route says
-  // StrictFields (additionalProperties: false): the input type follows.
-  if (s.type === "object" && !("additionalProperties" in s) && !("unevaluatedProperties" in s)) {
-    s.additionalProperties = true;
+  return s;
+}
+
+/**
+ * The server ignores unknown input fields unless the route says
+ * StrictFields (additionalProperties: false): the input type does the same,
+ * with an index signature of unknown.
+ * @param {Obj} s
+ * @returns {Obj}
+ */
+function openInput(s) {
+  if (s.type === "object" && !("additionalProperties" in s) && !("unevaluatedProperties" in s) && !("patternProperties" in s)) {
+    return { ...s, additionalProperties: true };
   }
   return s;
 }
@@ -386,6 +443,8 @@ export async function generate(input, options = {}) {
     return name;
   };
 
+  /** @type {Map<string, {schema: unknown, type: string}>} topic pattern → its data's type */
+  const topicTypes = new Map();
   const operations = isObj(doc.operations) ? doc.operations : {};
   for (const [opKey, rawOp] of Object.entries(operations)) {
     const where = `operation ${JSON.stringify(opKey)}`;
@@ -416,7 +475,11 @@ export async function generate(input, options = {}) {
       const req = deref(doc, messages[0], `${where} request`);
       const reqPayload = prepare(req.payload ?? {}, componentNames, `${where} request payload`);
       const base = pascal(ch.key) + pascal(route);
-      const inputType = typeFor(inputSchema(reqPayload, ch.routeKey, ch.refKey), base + "Input");
+      const input = inputSchema(reqPayload, ch.routeKey, ch.refKey);
+      // A route schema that refers to itself was copied to components.schemas
+      // (as "<channel>.<route>.input"): the input is that type.
+      const same = [...componentNames].find(([key, name]) => key.startsWith(ch.key + ".") && sameShape(definitions[name], input));
+      const inputType = same ? same[1] : typeFor(openInput(input), base + "Input");
 
       const replies = isObj(op.reply) && Array.isArray(op.reply.messages) ? op.reply.messages : [];
       // The channel's error message is always the last; a reply comes first.
@@ -437,6 +500,12 @@ export async function generate(input, options = {}) {
           required: [ch.routeKey],
         };
       }
+      // An output of any value (an interface, json.RawMessage) comes under
+      // "result" or, when it is an object, merged: its fields are unknown.
+      const result = isObj(replyPayload.properties) ? replyPayload.properties.result : undefined;
+      if (isObj(result) && result.tsType === "unknown" && !("additionalProperties" in replyPayload)) {
+        replyPayload = { ...replyPayload, additionalProperties: true };
+      }
       const replyType = typeFor(replyPayload, base + "Reply");
       ch.routes.push({ name: route, summary, input: inputType, reply: replyType });
     } else if (op.action === "send") {
@@ -448,7 +517,16 @@ export async function generate(input, options = {}) {
         throw new GenerateError(`${where}: the event's payload is not {topic, data}`);
       }
       const data = prepare(payload.properties.data, componentNames, `${where} data`);
-      const type = typeFor(isObj(data) ? data : {}, pascal(ch.key) + pascal(x.topic) + "Event");
+      // Topics belong to the router, not to a channel: one type per topic.
+      const known = topicTypes.get(x.topic);
+      /** @type {string} */
+      let type;
+      if (known && sameShape(known.schema, data)) {
+        type = known.type;
+      } else {
+        type = typeFor(isObj(data) ? data : {}, pascal(x.topic) + "Event");
+        if (!known) topicTypes.set(x.topic, { schema: data, type });
+      }
       ch.events.push({ pattern: x.topic, summary, type });
     }
   }

@@ -56,6 +56,21 @@ export function pascal(s) {
 }
 
 /**
+ * One token of a JSON pointer in a URI fragment: %-decoded, then ~1 → "/", ~0 → "~".
+ * @param {string} raw
+ * @param {string} ref the whole reference, for errors
+ */
+function unescapeToken(raw, ref) {
+  let s;
+  try {
+    s = decodeURIComponent(raw);
+  } catch {
+    throw new GenerateError(`$ref ${JSON.stringify(ref)}: bad %-escape`);
+  }
+  return s.replaceAll("~1", "/").replaceAll("~0", "~");
+}
+
+/**
  * Resolves a local JSON pointer ("#/a/b~1c") in doc.
  * @param {Obj} doc
  * @param {string} ref
@@ -69,7 +84,7 @@ function resolvePointer(doc, ref) {
   if (path === "") return v;
   if (!path.startsWith("/")) throw new GenerateError(`$ref ${JSON.stringify(ref)}: not a JSON pointer`);
   for (const raw of path.slice(1).split("/")) {
-    const tok = decodeURIComponent(raw).replaceAll("~1", "/").replaceAll("~0", "~");
+    const tok = unescapeToken(raw, ref);
     if (!isObj(v) && !Array.isArray(v)) throw new GenerateError(`$ref ${JSON.stringify(ref)} does not resolve`);
     v = /** @type {any} */ (v)[tok];
     if (v === undefined) throw new GenerateError(`$ref ${JSON.stringify(ref)} does not resolve`);
@@ -159,7 +174,7 @@ function refTarget(ref, componentNames, where) {
   }
   const rest = ref.slice(COMPONENTS.length);
   const slash = rest.indexOf("/");
-  const key = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash)).replaceAll("~1", "/").replaceAll("~0", "~");
+  const key = unescapeToken(slash < 0 ? rest : rest.slice(0, slash), ref);
   const name = componentNames.get(key);
   if (name === undefined) throw new GenerateError(`${where}: $ref ${JSON.stringify(ref)}: no such schema in components.schemas`);
   return "#/definitions/" + name + (slash < 0 ? "" : rest.slice(slash));
@@ -454,7 +469,7 @@ export async function generate(input, options = {}) {
     if (typeof chRef !== "string" || !chRef.startsWith("#/channels/")) {
       throw new GenerateError(`${where}: its channel is not a $ref to #/channels/…`);
     }
-    const chKey = decodeURIComponent(chRef.slice("#/channels/".length)).replaceAll("~1", "/").replaceAll("~0", "~");
+    const chKey = unescapeToken(chRef.slice("#/channels/".length), chRef);
     const ch = byKey.get(chKey);
     if (!ch) throw new GenerateError(`${where}: channel ${JSON.stringify(chKey)} is not in the document`);
     const messages = Array.isArray(op.messages) ? op.messages : [];
@@ -657,6 +672,7 @@ async function compileTypes(definitions, wanted) {
   };
   /** @type {string} */
   let ts;
+  /** @type {string[]} */
   const errors = [];
   const origError = console.error;
   console.error = (...a) => errors.push(a.join(" ")); // its validator logs instead of throwing a message

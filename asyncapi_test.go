@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -306,4 +309,33 @@ func TestAsyncAPIErrors(t *testing.T) {
 	wsroute.Handle(ch, "bad", func(context.Context, *wsroute.Channel, struct{}) (chan int, error) { return nil, nil })
 	_, err = wsroute.AsyncAPI(r3, wsroute.AsyncAPIInfo{Title: "x", Version: "1"})
 	require.ErrorContains(t, err, `route "bad"`)
+}
+
+func TestAsyncAPIHandler(t *testing.T) {
+	r := featureRouter(t)
+	srv := httptest.NewServer(wsroute.AsyncAPIHandler(r, featureInfo))
+	defer srv.Close()
+	res, err := http.Get(srv.URL)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, "application/json", res.Header.Get("Content-Type"))
+	require.Equal(t, string(featureDoc(t)), string(body))
+
+	res, err = http.Post(srv.URL, "application/json", strings.NewReader("{}"))
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
+	require.Equal(t, "GET, HEAD", res.Header.Get("Allow"))
+
+	// A document that cannot be built is a 500 with a generic error.
+	bad := httptest.NewServer(wsroute.AsyncAPIHandler(r, wsroute.AsyncAPIInfo{}))
+	defer bad.Close()
+	res, err = http.Get(bad.URL)
+	require.NoError(t, err)
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusInternalServerError, res.StatusCode)
+	require.JSONEq(t, `{"error":{"code":"internal","message":"the AsyncAPI document could not be built"}}`, string(body))
 }

@@ -41,6 +41,9 @@ func run(addr string, ttl time.Duration, verbose bool) error {
 	if verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if err := loopbackOnly(addr); err != nil {
+		return err
+	}
 	r := newRouter(cfg)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -49,4 +52,20 @@ func run(addr string, ttl time.Duration, verbose bool) error {
 	srv := &http.Server{Handler: newHandler(r), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("listening http://%s\n", ln.Addr())
 	return wsroute.ServeListener(ctx, ln, srv, r)
+}
+
+// loopbackOnly refuses listen addresses off this machine: the test server
+// hands out tokens to anyone who asks.
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-addr %s: listen on a loopback address (127.0.0.1, [::1], localhost)", addr)
+	}
+	return nil
 }

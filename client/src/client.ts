@@ -383,8 +383,10 @@ class WsrouteClient<S extends ChannelSpec> implements Client<S> {
     const gen = ++this.gen;
     let token: string | undefined | null;
     if (this.opts.token) {
+      const opts = this.opts as Required<Pick<ClientOptions<S>, "token">>;
       try {
-        token = await this.opts.token();
+        // Always asynchronous, so that listeners added right after connect() see a failure.
+        token = await Promise.resolve().then(() => opts.token());
       } catch (e) {
         if (gen === this.gen && this._state !== "closed") this.lost(undefined, { reason: `token() failed: ${errorText(e)}` });
         return;
@@ -397,7 +399,8 @@ class WsrouteClient<S extends ChannelSpec> implements Client<S> {
     try {
       ws = new this.WS(url.toString());
     } catch (e) {
-      this.lost(undefined, { reason: `WebSocket: ${errorText(e)}` });
+      await Promise.resolve(); // as above
+      if (gen === this.gen && this._state !== "closed") this.lost(undefined, { reason: `WebSocket: ${errorText(e)}` });
       return;
     }
     const at: Attempt = { ws, ready: false };

@@ -70,7 +70,8 @@ export async function typeLevel(c: Client<Todos>) {
   // @ts-expect-error unknown topic
   c.on("other", () => {});
   c.send("create", { title: "x" });
-  const any = connect("ws://x");
+  // The DOM's WebSocket (browsers, Node 22) fits the constructor option as it is.
+  const any = connect("ws://x", { WebSocket: globalThis.WebSocket });
   await any.request("whatever", { a: 1 });
   await any.request("whatever");
   return [created, listed, hits];

@@ -235,9 +235,9 @@ class WsrouteClient<S extends ChannelSpec> implements Client<S> {
         throw new TypeError(`wsroute: the input of "${action}" may not hold "${key}": the client sets it`);
       }
     }
-    const msg: Record<string, unknown> = { [this.routeKey]: action };
-    if (ref !== undefined) msg[this.refKey] = ref;
-    return JSON.stringify(Object.assign(msg, input));
+    // Spread, not Object.assign: an own "__proto__" key of the input stays a field.
+    const head = ref === undefined ? { [this.routeKey]: action } : { [this.routeKey]: action, [this.refKey]: ref };
+    return JSON.stringify({ ...head, ...input });
   }
 
   private sendFrame(at: Attempt, action: string, input: unknown): void {

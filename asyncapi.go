@@ -218,7 +218,6 @@ type channelDoc struct {
 	ci       ChannelInfo
 	key      string // in channels
 	messages *ojson.Object
-	refKey   string // the correlation field's schema is shared
 }
 
 func (c *channelDoc) chanRef() *ojson.Object { return ref("#/channels/" + c.key) }

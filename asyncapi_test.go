@@ -169,7 +169,7 @@ func TestAsyncAPIParser(t *testing.T) {
 	b, _ := json.Marshal(doc)
 	bad := filepath.Join(tmp, "broken.json")
 	require.NoError(t, os.WriteFile(bad, b, 0o644))
-	cmd := nodetest.Command(t, dir, "node", "scripts/check-asyncapi.mjs", bad)
+	cmd := nodetest.Command(t, dir, 2*time.Minute, "node", "scripts/check-asyncapi.mjs", bad)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	require.True(t, errors.As(err, &exit), "the parser accepted a broken document: %v\n%s", err, out)

@@ -17,6 +17,13 @@ import (
 //go:embed index.html
 var indexHTML []byte
 
+// appJS is the page's script: web/main.ts and the wsroute TypeScript client,
+// bundled ahead of time by client/scripts/build-demo.mjs (npm run build:demo),
+// so running the demo needs nothing but Go.
+//
+//go:embed static/app.js
+var appJS []byte
+
 // schemaFS holds the JSON Schemas of the routes' inputs.
 //
 //go:embed schemas/*.json
@@ -73,6 +80,7 @@ func newApp(logger *slog.Logger, broker wsroute.Broker) (*app, http.Handler) {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", servePage) // "{$}": only "/" itself, not every path
+	mux.HandleFunc("GET /app.js", serveScript)
 	mux.Handle("/todos", a.router)
 	mux.Handle("/admin", a.router)
 	mux.Handle("GET /asyncapi.json", wsroute.AsyncAPIHandler(a.router, apiInfo))
@@ -103,8 +111,17 @@ func servePage(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'")
 	_, _ = w.Write(indexHTML)
+}
+
+// serveScript serves the page's bundled script.
+func serveScript(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-cache")
+	_, _ = w.Write(appJS)
 }
 
 // schema returns the embedded schema schemas/<name>.json.

@@ -60,7 +60,8 @@ func roundTrip(t *testing.T, ctx context.Context, c *websocket.Conn, frame strin
 	return read(t, ctx, c)
 }
 
-// TestE2EHTTP: over a real socket, the page, 404 and the 426 of a channel.
+// TestE2EHTTP: over a real socket, the page, its script, the AsyncAPI
+// document, 404 and the 426 of a channel.
 func TestE2EHTTP(t *testing.T) {
 	t.Parallel()
 	_, base := startServer(t)
@@ -68,11 +69,14 @@ func TestE2EHTTP(t *testing.T) {
 		path        string
 		status      int
 		contentType string
+		contains    string
 	}{
-		{"/", http.StatusOK, "text/html"},
-		{"/nope", http.StatusNotFound, "text/plain"},
-		{"/admin", http.StatusUpgradeRequired, "application/json"},
-		{"/todos", http.StatusUpgradeRequired, "application/json"},
+		{"/", http.StatusOK, "text/html", `<script src="/app.js">`},
+		{"/app.js", http.StatusOK, "text/javascript", "WsrouteError"}, // the bundled client
+		{"/asyncapi.json", http.StatusOK, "application/json", `"asyncapi": "3.0.0"`},
+		{"/nope", http.StatusNotFound, "text/plain", "404"},
+		{"/admin", http.StatusUpgradeRequired, "application/json", "upgrade"},
+		{"/todos", http.StatusUpgradeRequired, "application/json", "upgrade"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -86,9 +90,7 @@ func TestE2EHTTP(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.status, resp.StatusCode)
 			assert.Contains(t, resp.Header.Get("Content-Type"), tt.contentType)
-			if tt.status == http.StatusOK {
-				assert.Contains(t, string(body), "new WebSocket(")
-			}
+			assert.Contains(t, string(body), tt.contains)
 		})
 	}
 }

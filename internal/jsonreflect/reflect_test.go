@@ -38,28 +38,30 @@ type (
 	Everything struct {
 		Base
 		*Extra
-		Bool     bool               `json:"bool"`
-		Int8     int8               `json:"int8"`
-		Uint     uint               `json:"uint"`
-		Float    float64            `json:"float"`
-		Str      string             `json:"str,omitempty"`
-		Quoted   int                `json:"quoted,string"`
-		QuotedP  *bool              `json:"quotedP,string"`
-		Bytes    []byte             `json:"bytes"`
-		Arr      [2]uint8           `json:"arr"`
-		Map      map[string]int     `json:"map"`
-		IntMap   map[int]Todo       `json:"intMap,omitempty"`
-		Any      any                `json:"any"`
-		Raw      json.RawMessage    `json:"raw"`
-		Num      json.Number        `json:"num"`
-		When     time.Time          `json:"when"`
-		Addr     netip.Addr         `json:"addr"` // a TextMarshaler
-		Todos    []Todo             `json:"todos"`
-		Tree     Tree               `json:"tree"`
-		Anon     struct{ X, Y int } `json:"anon"`
-		Skipped  string             `json:"-"`
-		Dash     string             `json:"-,"`
-		NoTag    string
+		Bool    bool               `json:"bool"`
+		Int8    int8               `json:"int8"`
+		Uint    uint               `json:"uint"`
+		Float   float64            `json:"float"`
+		Str     string             `json:"str,omitempty"`
+		Quoted  int                `json:"quoted,string"`
+		QuotedP *bool              `json:"quotedP,string"`
+		Bytes   []byte             `json:"bytes"`
+		Arr     [2]uint8           `json:"arr"`
+		Map     map[string]int     `json:"map"`
+		IntMap  map[int]Todo       `json:"intMap,omitempty"`
+		Any     any                `json:"any"`
+		Raw     json.RawMessage    `json:"raw"`
+		Num     json.Number        `json:"num"`
+		When    time.Time          `json:"when"`
+		Addr    netip.Addr         `json:"addr"` // a TextMarshaler
+		Todos   []Todo             `json:"todos"`
+		Tree    Tree               `json:"tree"`
+		Anon    struct{ X, Y int } `json:"anon"`
+		Skipped string             `json:"-"`
+		//lint:ignore SA5008 deliberate: "-," names the field "-" (encoding/json's rule under test)
+		Dash  string `json:"-,"`
+		NoTag string
+		//lint:ignore U1000 deliberate: an unexported field is left out
 		zero     int
 		ZeroOmit time.Time `json:"zeroOmit,omitzero"`
 	}

@@ -10,11 +10,14 @@ package nodetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
-	"syscall"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,16 +33,35 @@ func ClientDir(t testing.TB) string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "client")
 }
 
-// Require skips t (fails it under CI) when node or npm is missing.
+// Require skips t (fails it under CI) when node or npm is missing, or node
+// is older than 20.
 func Require(t testing.TB) {
 	t.Helper()
+	missing := func(why string) {
+		t.Helper()
+		if os.Getenv("CI") != "" {
+			t.Fatalf("nodetest: %s; CI is set, so this is a failure, not a skip", why)
+		}
+		t.Skipf("nodetest: %s; install Node.js ≥ 20 with npm to run this test", why)
+	}
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("nodetest: %s is required (Node.js ≥ 20): %v", tool, err)
-			}
-			t.Skipf("nodetest: %s not found; install Node.js ≥ 20 to run this test (CI fails without it)", tool)
+			missing(tool + " is not installed")
+			return
 		}
+	}
+	v, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		missing(fmt.Sprintf("node --version: %v", err))
+		return
+	}
+	m := regexp.MustCompile(`^v(\d+)\.`).FindSubmatch(bytes.TrimSpace(v))
+	if m == nil {
+		missing(fmt.Sprintf("node --version said %q", v))
+		return
+	}
+	if major, _ := strconv.Atoi(string(m[1])); major < 20 {
+		missing(fmt.Sprintf("node %s is too old", bytes.TrimSpace(v)))
 	}
 }
 
@@ -55,10 +77,11 @@ func Install(t testing.TB) string {
 		t.Fatalf("nodetest: %v", err)
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+	unlock, err := lockFile(lock)
+	if err != nil {
 		t.Fatalf("nodetest: lock: %v", err)
 	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil {
 		return dir
 	}
@@ -70,28 +93,30 @@ func Install(t testing.TB) string {
 // when it fails. It returns the standard output.
 func Run(t testing.TB, dir string, limit time.Duration, name string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.WaitDelay = 5 * time.Second
+	cmd := command(t, limit, dir, name, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %v in %s: %v\nstdout:\n%s\nstderr:\n%s", name, args, dir, err, stdout.String(), stderr.String())
+		t.Fatalf("%s %s in %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), dir, err, stdout.String(), stderr.String())
 	}
 	return stdout.String()
 }
 
 // Command returns a command to run in dir, for a caller that wants its exit
-// status (a check expected to fail); it is killed when the test ends.
-func Command(t testing.TB, dir, name string, args ...string) *exec.Cmd {
+// status or its own environment. It is killed, with every process it
+// started (node, test servers), after limit or when the test ends.
+func Command(t testing.TB, dir string, limit time.Duration, name string, args ...string) *exec.Cmd {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return command(t, limit, dir, name, args...)
+}
+
+func command(t testing.TB, limit time.Duration, dir, name string, args ...string) *exec.Cmd {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.WaitDelay = 5 * time.Second
+	cmd.WaitDelay = 10 * time.Second
+	ownProcessGroup(cmd)
 	return cmd
 }
 

@@ -6,6 +6,9 @@
 // bob-token, and watch each tab's changes appear in the other. The /todos
 // channel logs in by message ("auth"); /admin needs a token in the opening
 // request (?token= or Authorization: Bearer) and lets only alice in.
+// /asyncapi.json is the AsyncAPI document of both; the page's script
+// (web/main.ts, bundled into static/app.js) is written on the TypeScript
+// client in client/ with types generated from that document.
 //
 // Two instances share todo events through Redis or NATS (each keeps its own
 // list; only the created/completed events cross):

@@ -3,6 +3,7 @@ package wsroute
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 )
 
@@ -12,6 +13,10 @@ type Envelope struct {
 	Topic   string          `json:"topic"`             // the topic
 	Data    json.RawMessage `json:"data"`              // the payload's JSON
 	Exclude string          `json:"exclude,omitempty"` // id of a channel not to deliver to
+	// Headers carry what travels with the event but is not part of it: the
+	// publisher's trace context (W3C traceparent and tracestate) when an
+	// Observer's InjectEnvelope writes it. nil when empty.
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // Broker carries publishes between the nodes (Routers) of a deployment, over
@@ -147,18 +152,42 @@ type EnvelopeCodec interface {
 }
 
 // JSONCodec encodes envelopes as JSON objects:
-// {"node":..,"topic":..,"data":..,"exclude":..}. Its zero value is ready to
-// use; it is the broker adapters' default codec.
+// {"v":1,"node":..,"topic":..,"data":..,"exclude":..,"headers":{..}}. Its
+// zero value is ready to use; it is the broker adapters' default codec.
+//
+// "v" is the version of the encoding. Members a node does not know are
+// ignored, so a new member that older nodes may skip (as "headers" was)
+// keeps the version: nodes of different releases share one broker during a
+// rolling upgrade. A change older nodes could misread raises it, and a node
+// refuses envelopes of a version above its own (the adapters log and drop
+// them) rather than deliver them wrong. An envelope without "v" comes from
+// a node older than the version member and reads as version 1.
 type JSONCodec struct{}
+
+// EnvelopeVersion is the version of JSONCodec's encoding.
+const EnvelopeVersion = 1
 
 var _ EnvelopeCodec = JSONCodec{}
 
+// jsonEnvelope is the encoding of an Envelope.
+type jsonEnvelope struct {
+	V int `json:"v"`
+	Envelope
+}
+
 // Encode implements EnvelopeCodec.
-func (JSONCodec) Encode(e Envelope) ([]byte, error) { return json.Marshal(e) }
+func (JSONCodec) Encode(e Envelope) ([]byte, error) {
+	return json.Marshal(jsonEnvelope{V: EnvelopeVersion, Envelope: e})
+}
 
 // Decode implements EnvelopeCodec.
 func (JSONCodec) Decode(b []byte) (Envelope, error) {
-	var e Envelope
-	err := json.Unmarshal(b, &e)
-	return e, err
+	var je jsonEnvelope
+	if err := json.Unmarshal(b, &je); err != nil {
+		return Envelope{}, err
+	}
+	if je.V > EnvelopeVersion {
+		return Envelope{}, fmt.Errorf("wsroute: envelope version %d is newer than this node's (%d)", je.V, EnvelopeVersion)
+	}
+	return je.Envelope, nil
 }

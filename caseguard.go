@@ -57,28 +57,37 @@ func decodesItself(t reflect.Type) bool {
 	return t.Implements(jsonUnmarshalerType) || reflect.PointerTo(t).Implements(jsonUnmarshalerType)
 }
 
-// checkInput checks a routed frame's input: the frame's members but the
-// route key and the ref. It does not allocate unless it refuses.
-func (g *keyGuard) checkInput(frameData []byte, routeKey, refKey string) *Detail {
+// checkInput checks a routed frame's input: the frame's members but keys
+// (the route key, the ref, the trace key). It does not allocate unless it
+// refuses.
+func (g *keyGuard) checkInput(frameData []byte, keys []string) *Detail {
 	if g == nil {
 		return nil
 	}
 	var it frame.ObjectIter
 	for ok := it.Reset(frameData); ok && it.Next(); {
 		body, esc := it.Key()
-		if !esc && (string(body) == routeKey || string(body) == refKey) {
+		if !esc && isKey(string(body), keys) {
 			continue
 		}
-		if esc {
-			if k := it.KeyString(); k == routeKey || k == refKey {
-				continue
-			}
+		if esc && isKey(it.KeyString(), keys) {
+			continue
 		}
 		if d := g.member(&it, nil); d != nil {
 			return d
 		}
 	}
 	return nil
+}
+
+// isKey reports whether k is one of keys.
+func isKey(k string, keys []string) bool {
+	for _, key := range keys {
+		if k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // jsonPath is the JSON pointer to a value, built only when a check fails.

@@ -216,10 +216,10 @@ func TestPanicsInEveryCallback(t *testing.T) {
 			r := wsroute.New(wsroute.Options{
 				Logger: logs.logger(),
 				Observer: &wsroute.Observer{
-					OnOpen:    func(*wsroute.Channel) { boom("Observer.OnOpen") },
-					OnClose:   func(*wsroute.Channel, wsroute.CloseInfo) { boom("Observer.OnClose") },
-					OnMessage: func(*wsroute.Channel, wsroute.MessageInfo) { boom("Observer.OnMessage") },
-					OnPublish: func(wsroute.PublishInfo) { boom("Observer.OnPublish") },
+					OnOpen:    func(context.Context, *wsroute.Channel) { boom("Observer.OnOpen") },
+					OnClose:   func(context.Context, *wsroute.Channel, wsroute.CloseInfo) { boom("Observer.OnClose") },
+					OnMessage: func(context.Context, *wsroute.Channel, wsroute.MessageInfo) { boom("Observer.OnMessage") },
+					OnPublish: func(context.Context, wsroute.PublishInfo) { boom("Observer.OnPublish") },
 				},
 				Authenticator: wsroute.AuthenticatorFunc(func(context.Context, *wsroute.Channel) error {
 					boom("authenticator")

@@ -189,7 +189,7 @@ func BenchmarkDispatch(b *testing.B) {
 					b.Fatal(err)
 				}
 				m.route = rt
-				if err := c.run(rt, m); err != nil || m.reply == nil {
+				if err := c.run(c.ctx, rt, m); err != nil || m.reply == nil {
 					b.Fatal(err)
 				}
 			}
@@ -230,7 +230,7 @@ func BenchmarkStage(b *testing.B) {
 	input := decoded.(map[string]any)
 	delete(input, cr.cfg.RouteKey)
 	delete(input, cr.cfg.RefKey)
-	inPlan := inputPlanFor[benchEchoIn]("bench", cr.cfg.RouteKey, cr.cfg.RefKey, false)
+	inPlan := inputPlanFor[benchEchoIn]("bench", cr.keys, false)
 	guard := newKeyGuard(reflect.TypeFor[benchEchoIn](), false, 0)
 	outPlan := outputPlanFor[benchEchoOut]("bench", cr.cfg.RouteKey, cr.cfg.RefKey)
 	handler := benchEcho // called through a func value, as the route does
@@ -279,7 +279,7 @@ func BenchmarkStage(b *testing.B) {
 			_, _, err := env.client.Read(context.Background())
 			return err
 		}},
-		{"run", func() error { return c.run(rt, newMsg()) }}, // the route's chain: auth … encode
+		{"run", func() error { return c.run(c.ctx, rt, newMsg()) }}, // the route's chain: auth … encode
 	}
 	for _, st := range stages {
 		b.Run(st.name, func(b *testing.B) {

@@ -32,26 +32,27 @@ import (
 func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 	r := cr.router
 	if e := r.reserve(); e != nil {
-		writeHTTPError(w, http.StatusServiceUnavailable, e)
+		r.refuseEarly(w, req, http.StatusServiceUnavailable, e)
 		return
 	}
 	if status, e := checkHandshake(w, req); e != nil {
 		r.unreserve()
-		writeHTTPError(w, status, e)
+		r.refuseEarly(w, req, status, e)
 		return
 	}
 	if e := r.checkOrigin(req); e != nil {
 		r.unreserve()
-		writeHTTPError(w, http.StatusForbidden, e)
+		r.refuseEarly(w, req, http.StatusForbidden, e)
 		return
 	}
 	c := newChannel(cr, req)
+	ctx := r.obs.startOpen(req.Context(), c) // the open lifecycle's context
 	if !r.track(c) {
-		c.refuse(w, errShuttingDown)
+		c.refuse(ctx, w, errShuttingDown)
 		return
 	}
-	if err := c.runOpen(req); err != nil {
-		c.refuse(w, err)
+	if err := c.runOpen(ctx, req); err != nil {
+		c.refuse(ctx, w, err)
 		return
 	}
 	if c.openValues != nil { // middleware's context values live as long as the channel
@@ -60,7 +61,8 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	conn, netConn, hook, err := r.upgrade(w, req)
 	if err != nil { // Accept has answered the request
-		r.log.DebugContext(c.ctx, "wsroute: upgrade failed", "channel", cr.name, "err", err)
+		r.log.DebugContext(ctx, "wsroute: upgrade failed", "channel", cr.name, "err", err)
+		r.obs.refused(ctx, c, RefuseInfo{Code: CodeUpgradeFailed})
 		c.end(CloseInfo{Code: -1, Reason: ReasonUpgradeFailed}, closeDrop)
 		c.finish()
 		return
@@ -70,7 +72,7 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 	if c.attach(conn) {
 		r.register(c)
 		c.opened = true
-		c.connect()
+		c.connect(ctx)
 	}
 	if hook != nil {
 		hook.Channel = c
@@ -92,20 +94,33 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 
 var errShuttingDown = NewError(CodeUnavailable, "server is shutting down")
 
+// CodeUpgradeFailed is RefuseInfo.Code when the WebSocket upgrade itself
+// failed (coder/websocket answered the request).
+const CodeUpgradeFailed = "upgrade_failed"
+
 // refuse ends a channel whose opening was refused and answers the request
-// with the refusal's HTTP status.
-func (c *Channel) refuse(w http.ResponseWriter, err error) {
-	e := c.router.report(c.ctx, err, "wsroute: open refused", "channel", c.route.name)
+// with the refusal's HTTP status. ctx is the open lifecycle's.
+func (c *Channel) refuse(ctx context.Context, w http.ResponseWriter, err error) {
+	e := c.router.report(ctx, err, "wsroute: open refused", "channel", c.route.name)
+	status := httpStatus(e.Code)
+	c.router.obs.refused(ctx, c, RefuseInfo{Code: e.Code, Status: status})
 	c.end(CloseInfo{Code: -1, Reason: ReasonRefused + ": " + e.Code}, closeDrop)
 	c.finish()
-	writeHTTPError(w, httpStatus(e.Code), e)
+	writeHTTPError(w, status, e)
+}
+
+// refuseEarly answers a request refused before a channel was created (at
+// the connection limit, a bad handshake, an origin not allowed).
+func (r *Router) refuseEarly(w http.ResponseWriter, req *http.Request, status int, e *Error) {
+	r.obs.refused(req.Context(), nil, RefuseInfo{Code: e.Code, Status: status})
+	writeHTTPError(w, status, e)
 }
 
 // runOpen runs the open pipeline: middleware around auth and permissions,
-// under the request's context (a client that leaves cancels it) bounded by
-// HandshakeTimeout.
-func (c *Channel) runOpen(req *http.Request) (err error) {
-	ctx, cancel := context.WithTimeout(context.WithValue(req.Context(), chanKey{}, c), c.limits.HandshakeTimeout)
+// under base — the request's context (a client that leaves cancels it), as
+// the observer's StartOpen returned it — bounded by HandshakeTimeout.
+func (c *Channel) runOpen(base context.Context, req *http.Request) (err error) {
+	ctx, cancel := context.WithTimeout(context.WithValue(base, chanKey{}, c), c.limits.HandshakeTimeout)
 	defer cancel()
 	err = c.safely("open lifecycle", func() error {
 		return c.route.open.Handle(ctx, c, &Message{open: true, cr: c.route})
@@ -193,9 +208,10 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (h *hijackWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // connect runs OnConnect, then arms the heartbeat and the first-message
-// deadline; a failed OnConnect closes the channel with 1011.
-func (c *Channel) connect() {
-	c.router.obs.open(c)
+// deadline; a failed OnConnect closes the channel with 1011. ctx is the open
+// lifecycle's, for the observer.
+func (c *Channel) connect(ctx context.Context) {
+	c.router.obs.open(ctx, c)
 	if fn := c.route.cfg.OnConnect; fn != nil {
 		if err := c.safely("OnConnect", func() error { return fn(c.ctx, c) }); err != nil {
 			c.router.log.ErrorContext(c.ctx, "wsroute: OnConnect failed", "channel", c.route.name, "id", c.id, "err", err)
@@ -226,6 +242,7 @@ func (c *Channel) handle(in inFrame, run *runner) {
 	if obs.OnMessage != nil {
 		start = time.Now()
 	}
+	ctx := c.ctx
 	cr := c.route
 	m := &Message{cr: cr, data: in.data, binary: in.binary}
 	var rt *route
@@ -241,24 +258,33 @@ func (c *Channel) handle(in inFrame, run *runner) {
 	}
 	if err == nil {
 		m.route = rt
+	}
+	if obs.StartMessage != nil {
+		ctx = obs.startMessage(ctx, c, m)
+	}
+	if err == nil {
 		run.m = m
-		err = c.run(rt, m)
+		err = c.run(ctx, rt, m)
 		run.m = nil
 	}
-	code := ""
+	code, out := "", 0
 	switch {
 	case err == nil:
 		if m.reply != nil {
+			out = len(m.reply)
 			_ = c.push(outFrame{data: m.reply, binary: m.binary}, true)
 		}
 	case errors.Is(err, ErrNoReply):
 	default:
-		e := c.router.report(c.ctx, err, "wsroute: message failed", "channel", cr.name, "id", c.id, "route", m.Route())
+		e := c.router.report(ctx, err, "wsroute: message failed", "channel", cr.name, "id", c.id, "route", m.Route())
 		code = e.Code
-		_ = c.push(outFrame{data: m.errorFrame(e)}, true)
+		ef := m.errorFrame(e)
+		out = len(ef)
+		_ = c.push(outFrame{data: ef}, true)
 	}
 	if obs.OnMessage != nil {
-		obs.message(c, MessageInfo{Route: m.routeName(), Code: code, Duration: time.Since(start)})
+		obs.message(ctx, c, MessageInfo{Route: m.routeName(), Code: code, Ref: m.Ref(), Binary: m.binary,
+			BytesIn: len(m.data), BytesOut: out, Duration: time.Since(start)})
 	}
 }
 
@@ -313,7 +339,7 @@ func (cr *ChannelRoute) lookupRaw(raw []byte) *route {
 // run runs a route's pipeline. A panic becomes an internal error; a failure
 // undoes the session changes the message made itself (a failed log-in
 // leaves the session as it was).
-func (c *Channel) run(rt *route, m *Message) (err error) {
+func (c *Channel) run(ctx context.Context, rt *route, m *Message) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("wsroute: panic in route %q: %v\n%s", rt.name, p, debug.Stack())
@@ -322,7 +348,7 @@ func (c *Channel) run(rt *route, m *Message) (err error) {
 			c.undoSession(m)
 		}
 	}()
-	return rt.chain.Handle(c.ctx, c, m)
+	return rt.chain.Handle(ctx, c, m)
 }
 
 // disconnect is the close lifecycle's policy, run once by finish after the
@@ -339,5 +365,5 @@ func (c *Channel) disconnect(info CloseInfo) {
 			c.router.log.ErrorContext(ctx, "wsroute: OnDisconnect failed", "channel", c.route.name, "id", c.id, "err", err)
 		}
 	}
-	c.router.obs.close(c, info)
+	c.router.obs.close(context.WithoutCancel(c.ctx), c, info)
 }

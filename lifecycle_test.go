@@ -123,7 +123,7 @@ func TestOnDisconnectExactlyOnce(t *testing.T) {
 			var mu sync.Mutex
 			var infos, observed []wsroute.CloseInfo
 			r := newRouter(t, wsroute.Options{Authenticator: tokenAuth, Observer: &wsroute.Observer{
-				OnClose: func(_ *wsroute.Channel, info wsroute.CloseInfo) {
+				OnClose: func(_ context.Context, _ *wsroute.Channel, info wsroute.CloseInfo) {
 					mu.Lock()
 					observed = append(observed, info)
 					mu.Unlock()
@@ -263,7 +263,7 @@ func TestObserverMessages(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var got []wsroute.MessageInfo
-	r := newRouter(t, wsroute.Options{Observer: &wsroute.Observer{OnMessage: func(_ *wsroute.Channel, i wsroute.MessageInfo) {
+	r := newRouter(t, wsroute.Options{Observer: &wsroute.Observer{OnMessage: func(_ context.Context, _ *wsroute.Channel, i wsroute.MessageInfo) {
 		mu.Lock()
 		got = append(got, i)
 		mu.Unlock()

@@ -86,9 +86,32 @@ func (m *Message) Input() json.RawMessage {
 		return m.data
 	}
 	if m.input == nil {
-		m.input = frame.AppendWithout(nil, m.data, m.cr.cfg.RouteKey, m.cr.cfg.RefKey)
+		m.input = frame.AppendWithout(nil, m.data, m.cr.keys...)
 	}
 	return m.input
+}
+
+// TraceContext returns the trace context the client sent in the channel's
+// TraceKey field — an object of strings such as {"traceparent":"00-…"} —
+// or nil when the channel has no TraceKey, the frame has no such field, or
+// it is not an object of strings.
+func (m *Message) TraceContext() map[string]string {
+	key := m.cr.cfg.TraceKey
+	if key == "" || m.f.Kind != frame.Object {
+		return nil
+	}
+	var it frame.ObjectIter
+	for ok := it.Reset(m.data); ok && it.Next(); {
+		body, esc := it.Key()
+		if (!esc && string(body) == key) || (esc && it.KeyString() == key) {
+			var tc map[string]string
+			if json.Unmarshal(it.Value(), &tc) != nil || len(tc) == 0 {
+				return nil
+			}
+			return tc
+		}
+	}
+	return nil
 }
 
 // routeRaw returns the route key's raw value when it is a string, for echoing.

@@ -26,6 +26,13 @@ type ChannelConfig struct {
 	// RefKey is the correlation field, echoed byte for byte in every reply and
 	// error to that frame. Default "ref".
 	RefKey string
+	// TraceKey names a field in which clients may pass trace context with a
+	// message, as an object of strings ({"traceparent":"00-…"}, the W3C
+	// headers): the field is taken out of the input like the route key and
+	// ref, and Message.TraceContext returns it for tracing adapters
+	// (otelwsroute continues the client's trace). Default "": off, and the
+	// field is input like any other.
+	TraceKey string
 
 	// Public lets a connection open without a session (for example a channel
 	// that logs in by message). Default false: opening requires one (401).
@@ -108,6 +115,7 @@ type ChannelRoute struct {
 	order    []*route          // the routes in registration order
 	fallback *route            // the default handler, or nil
 	binary   *route            // the binary handler, or nil: binary frames close with 1008
+	keys     []string          // the frame fields that are not input: route key, ref, trace key
 
 	routeBuckets int // routes with a rate limit of their own
 }
@@ -157,7 +165,7 @@ func Handle[In, Out any](cr *ChannelRoute, name string, fn func(ctx context.Cont
 		panic(where + ": registered twice")
 	}
 	strict := len(cfg) == 1 && cfg[0].StrictFields
-	in := inputPlanFor[In](where, cr.cfg.RouteKey, cr.cfg.RefKey, strict)
+	in := inputPlanFor[In](where, cr.keys, strict)
 	out := outputPlanFor[Out](where, cr.cfg.RouteKey, cr.cfg.RefKey)
 	invoke := func(ctx context.Context, c *Channel, m *Message) error {
 		var v In
@@ -261,7 +269,7 @@ func (cr *ChannelRoute) newRoute(where, name string, invoke HandlerFunc, cfgs []
 	}
 	var sch *schema.Schema
 	if cfg.Schema != nil {
-		sch = cfg.Schema.mustCompile(where, cr.cfg.RouteKey, cr.cfg.RefKey)
+		sch = cfg.Schema.mustCompile(where, cr.keys...)
 	}
 	if cfg.StrictFields && in == nil {
 		panic(where + ": StrictFields needs a typed input (Handle)")
@@ -324,6 +332,13 @@ func newChannelRoute(r *Router, pattern string, cfg ChannelConfig) *ChannelRoute
 	if cfg.RouteKey == cfg.RefKey {
 		panic(fmt.Sprintf("wsroute: channel %q: RouteKey and RefKey are both %q", cfg.Name, cfg.RouteKey))
 	}
+	keys := []string{cfg.RouteKey, cfg.RefKey}
+	if cfg.TraceKey != "" {
+		if cfg.TraceKey == cfg.RouteKey || cfg.TraceKey == cfg.RefKey {
+			panic(fmt.Sprintf("wsroute: channel %q: TraceKey %q is also the route key or ref", cfg.Name, cfg.TraceKey))
+		}
+		keys = append(keys, cfg.TraceKey)
+	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 1
 	}
@@ -338,6 +353,7 @@ func newChannelRoute(r *Router, pattern string, cfg ChannelConfig) *ChannelRoute
 		name:    cfg.Name,
 		pattern: pattern,
 		cfg:     cfg,
+		keys:    keys,
 		routes:  make(map[string]*route),
 	}
 	auth, public, perm := cfg.Authenticator, cfg.Public, cfg.Permissions

@@ -104,6 +104,7 @@ func (r *Router) broadcastControl(ctx context.Context, op control) error {
 		return err
 	}
 	if err := r.hub.broker.Publish(ctx, Envelope{Node: r.node, Topic: controlTopic, Data: data}); err != nil {
+		r.obs.brokerError("publish", controlTopic, err)
 		return fmt.Errorf("wsroute: %s channels of %q on other nodes: %w", op.Op, op.Key, err)
 	}
 	return nil

@@ -121,15 +121,23 @@ func (c *Channel) Subscribe(name string) error {
 		h.addLocked(c, t)
 		h.releaseLocked(sh, t)
 		sh.mu.Unlock()
+		c.router.obs.subscribed(c, name)
 		return nil
 	}
 	sh.mu.Unlock()
 
+	added := false
+	defer func() { // after the locks below are released
+		if added {
+			c.router.obs.subscribed(c, name)
+		}
+	}()
 	t.brokerMu.Lock()
 	defer t.brokerMu.Unlock()
 	var err error
 	if !t.subscribed {
 		err = h.broker.Subscribe(c.ctx, c.router.node, name)
+		c.router.obs.brokerError("subscribe", name, err)
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -142,6 +150,7 @@ func (c *Channel) Subscribe(name string) error {
 		return err
 	}
 	h.addLocked(c, t)
+	added = true
 	return nil
 }
 
@@ -201,6 +210,7 @@ func (h *hub) unsubscribe(sh *hubShard, t *topic) {
 	if idle {
 		if err := h.broker.Unsubscribe(context.Background(), h.r.node, t.name); err != nil {
 			h.r.log.Warn("wsroute: broker unsubscribe failed", "topic", t.name, "err", err)
+			h.r.obs.brokerError("unsubscribe", t.name, err)
 		}
 	}
 	sh.mu.Lock()
@@ -249,8 +259,11 @@ func (c *Channel) Topics() []string {
 func (h *hub) remove(c *Channel, name string) {
 	sh := h.shard(name)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	h.removeLocked(sh, c, name)
+	removed := h.removeLocked(sh, c, name)
+	sh.mu.Unlock()
+	if removed {
+		h.r.obs.unsubscribed(c, name)
+	}
 }
 
 // drop takes c off every topic; the close path calls it. It never waits
@@ -267,19 +280,21 @@ func (h *hub) drop(c *Channel) {
 	}
 }
 
-// removeLocked takes c off the topic name of shard sh. sh.mu must be held.
-func (h *hub) removeLocked(sh *hubShard, c *Channel, name string) {
+// removeLocked takes c off the topic name of shard sh and reports whether
+// it was subscribed. sh.mu must be held.
+func (h *hub) removeLocked(sh *hubShard, c *Channel, name string) bool {
 	c.topicsMu.Lock()
 	_, ok := c.topics[name]
 	delete(c.topics, name)
 	c.topicsMu.Unlock()
 	if !ok {
-		return
+		return false
 	}
 	t := sh.topics[name]
 	delete(t.subs, c)
 	t.refs++
 	h.releaseLocked(sh, t)
+	return true
 }
 
 // Publish sends payload as the event {"topic":topic,"data":payload} to every
@@ -300,11 +315,13 @@ func (r *Router) Publish(ctx context.Context, topic string, payload any, opts Pu
 		exclude = opts.Exclude.id
 	}
 	n := r.hub.deliver(topic, data, exclude)
-	err = r.hub.broker.Publish(ctx, Envelope{Node: r.node, Topic: topic, Data: data, Exclude: exclude})
+	e := Envelope{Node: r.node, Topic: topic, Data: data, Exclude: exclude, Headers: r.obs.inject(ctx)}
+	err = r.hub.broker.Publish(ctx, e)
 	if err != nil {
+		r.obs.brokerError("publish", topic, err)
 		err = fmt.Errorf("wsroute: publish %q: %w", topic, err)
 	}
-	r.obs.publish(PublishInfo{Topic: topic, Local: n, Err: err})
+	r.obs.publish(ctx, PublishInfo{Topic: topic, Bytes: len(data), Local: n, Err: err})
 	return err
 }
 
@@ -315,7 +332,8 @@ func (h *hub) deliverRemote(e Envelope) {
 	case e.Topic == controlTopic:
 		h.r.deliverControl(e.Data)
 	default:
-		h.deliver(e.Topic, e.Data, e.Exclude)
+		n := h.deliver(e.Topic, e.Data, e.Exclude)
+		h.r.obs.deliver(DeliverInfo{Topic: e.Topic, Node: e.Node, Headers: e.Headers, Bytes: len(e.Data), Local: n})
 	}
 }
 

@@ -44,7 +44,7 @@ func TestTopics(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var pubs []wsroute.PublishInfo
-	r := chatRouter(t, wsroute.Options{Observer: &wsroute.Observer{OnPublish: func(i wsroute.PublishInfo) {
+	r := chatRouter(t, wsroute.Options{Observer: &wsroute.Observer{OnPublish: func(_ context.Context, i wsroute.PublishInfo) {
 		mu.Lock()
 		pubs = append(pubs, i)
 		mu.Unlock()

@@ -179,7 +179,7 @@ func TestTrustRefusedOpen(t *testing.T) {
 			var subErr error
 			keep := func(c *wsroute.Channel) { kept, subErr = c, c.Subscribe("t") }
 			published := make(chan wsroute.PublishInfo, 1)
-			obs := &wsroute.Observer{OnPublish: func(i wsroute.PublishInfo) { published <- i }}
+			obs := &wsroute.Observer{OnPublish: func(_ context.Context, i wsroute.PublishInfo) { published <- i }}
 			r, _ := trustRouter(t, wsroute.Options{Observer: obs}, tt.cfg(keep))
 			_, err := wsroutetest.Dial(t.Context(), r, "/c", nil)
 			var he *wsroutetest.HandshakeError
@@ -338,7 +338,7 @@ func TestTrustObserverPanics(t *testing.T) {
 	boom := func() { panic("observer bug") }
 	t.Run("OnMessage", func(t *testing.T) {
 		t.Parallel()
-		obs := &wsroute.Observer{OnMessage: func(*wsroute.Channel, wsroute.MessageInfo) { boom() }}
+		obs := &wsroute.Observer{OnMessage: func(context.Context, *wsroute.Channel, wsroute.MessageInfo) { boom() }}
 		r, ch := trustRouter(t, wsroute.Options{Observer: obs}, wsroute.ChannelConfig{Public: true})
 		wsroute.Handle(ch, "echo", func(context.Context, *wsroute.Channel, struct{}) (string, error) {
 			return "ok", nil
@@ -350,7 +350,7 @@ func TestTrustObserverPanics(t *testing.T) {
 	})
 	t.Run("OnOpen", func(t *testing.T) {
 		t.Parallel()
-		obs := &wsroute.Observer{OnOpen: func(*wsroute.Channel) { boom() }}
+		obs := &wsroute.Observer{OnOpen: func(context.Context, *wsroute.Channel) { boom() }}
 		r, _ := trustBareRouter(wsroute.Options{Observer: obs}, wsroute.ChannelConfig{Public: true})
 		c, _, err := websocket.Dial(t.Context(), trustServe(t, r), nil)
 		require.NoError(t, err)
@@ -364,7 +364,7 @@ func TestTrustObserverPanics(t *testing.T) {
 	t.Run("OnClose", func(t *testing.T) {
 		t.Parallel()
 		cl := newCloses()
-		obs := &wsroute.Observer{OnClose: func(*wsroute.Channel, wsroute.CloseInfo) { boom() }}
+		obs := &wsroute.Observer{OnClose: func(context.Context, *wsroute.Channel, wsroute.CloseInfo) { boom() }}
 		r, _ := trustBareRouter(wsroute.Options{Observer: obs}, wsroute.ChannelConfig{Public: true, OnDisconnect: cl.record})
 		c, _, err := websocket.Dial(t.Context(), trustServe(t, r), nil)
 		require.NoError(t, err)

@@ -32,12 +32,12 @@ type inputPlan struct {
 	strict bool
 }
 
-func inputPlanFor[In any](where, routeKey, refKey string, strict bool) inputPlan {
+func inputPlanFor[In any](where string, keys []string, strict bool) inputPlan {
 	t := reflect.TypeFor[In]()
 	if !fromObject(t) {
 		panic(fmt.Sprintf("%s: input type %v cannot be decoded from a JSON object (the message without its route key and ref); use a struct, a map or any", where, t))
 	}
-	checkReserved(where, "input type", t, routeKey, refKey)
+	checkReserved(where, "input type", t, keys...)
 	p := inputPlan{whole: plainStruct(t, jsonUnmarshalerType, textUnmarshalerType), strict: strict}
 	p.guard = newKeyGuard(t, strict, 0)
 	if p.whole {
@@ -156,7 +156,7 @@ func checkReserved(where, what string, t reflect.Type, keys ...string) {
 	for _, f := range jsonFields(t, 0) {
 		for _, k := range keys {
 			if strings.EqualFold(f.name, k) {
-				panic(fmt.Sprintf("%s: %s %v has a field named %q, which is reserved for the route key or ref", where, what, t, f.name))
+				panic(fmt.Sprintf("%s: %s %v has a field named %q, which is reserved for the route key, ref or trace key", where, what, t, f.name))
 			}
 		}
 	}

@@ -58,7 +58,7 @@ func (s *Schema) mustCompile(where string, reserved ...string) *schema.Schema {
 	for _, p := range sch.Properties() {
 		for _, k := range reserved {
 			if strings.EqualFold(p, k) {
-				panic(fmt.Sprintf("%s: schema %s names property %q, which is reserved for the route key or ref", where, s.src, p))
+				panic(fmt.Sprintf("%s: schema %s names property %q, which is reserved for the route key, ref or trace key", where, s.src, p))
 			}
 		}
 	}
@@ -70,7 +70,7 @@ func (s *Schema) mustCompile(where string, reserved ...string) *schema.Schema {
 // jsonschema's own verdict and details whenever the input is not plainly
 // valid (see internal/schema).
 func validateStage(m *Message, sch *schema.Schema) error {
-	details, err := sch.ValidateObject(m.data, m.cr.cfg.RouteKey, m.cr.cfg.RefKey)
+	details, err := sch.ValidateObject(m.data, m.cr.keys...)
 	if err != nil { // the frame was valid JSON; only numbers beyond any range get here
 		return &Error{Code: CodeInvalid, Message: "input is invalid", Err: err, Details: []Detail{{Message: "cannot decode input"}}}
 	}
@@ -88,7 +88,7 @@ func validateStage(m *Message, sch *schema.Schema) error {
 // type only by case folding, or name no field on a StrictFields route (see
 // keyGuard).
 func keyStage(m *Message, g *keyGuard) error {
-	if d := g.checkInput(m.data, m.cr.cfg.RouteKey, m.cr.cfg.RefKey); d != nil {
+	if d := g.checkInput(m.data, m.cr.keys); d != nil {
 		return &Error{Code: CodeInvalid, Message: "input is invalid", Details: []Detail{*d}}
 	}
 	return nil

@@ -82,7 +82,7 @@ func (l *ledger) observer() *wsroute.Observer {
 	return &wsroute.Observer{
 		OnOpen:  l.onOpen,
 		OnClose: l.onClose,
-		OnMessage: func(c *wsroute.Channel, info wsroute.MessageInfo) {
+		OnMessage: func(_ context.Context, c *wsroute.Channel, info wsroute.MessageInfo) {
 			l.handled.Add(1)
 			if info.Route == "boom" && info.Code == wsroute.CodeInternal {
 				l.boomErrs.Add(1)
@@ -99,12 +99,12 @@ func (l *ledger) observer() *wsroute.Observer {
 			l.byCode[c.Name()+"/"+route+" "+code]++
 			l.mu.Unlock()
 		},
-		OnPublish: func(info wsroute.PublishInfo) { l.pubLocal.Add(int64(info.Local)) },
+		OnPublish: func(_ context.Context, info wsroute.PublishInfo) { l.pubLocal.Add(int64(info.Local)) },
 	}
 }
 
 // onOpen is Observer.OnOpen: a channel was upgraded.
-func (l *ledger) onOpen(c *wsroute.Channel) {
+func (l *ledger) onOpen(_ context.Context, c *wsroute.Channel) {
 	kind := c.Query().Get("kind")
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -183,7 +183,7 @@ func (l *ledger) onDisconnect(_ context.Context, c *wsroute.Channel, _ wsroute.C
 
 // onClose is Observer.OnClose, the end of a channel's life: OnDisconnect
 // must have run if OnConnect succeeded. The record is dropped.
-func (l *ledger) onClose(c *wsroute.Channel, info wsroute.CloseInfo) {
+func (l *ledger) onClose(_ context.Context, c *wsroute.Channel, info wsroute.CloseInfo) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rec := l.live[c.ID()]

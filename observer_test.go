@@ -231,7 +231,7 @@ type failingBroker struct{ wsroute.MemoryBroker }
 var errEngineDown = errors.New("engine down")
 
 func (*failingBroker) Subscribe(context.Context, string, string) error { return errEngineDown }
-func (*failingBroker) Publish(context.Context, wsroute.Envelope) error  { return errEngineDown }
+func (*failingBroker) Publish(context.Context, wsroute.Envelope) error { return errEngineDown }
 
 func TestObserverBrokerErrors(t *testing.T) {
 	var ev events

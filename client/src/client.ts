@@ -230,13 +230,19 @@ class WsrouteClient<S extends ChannelSpec> implements Client<S> {
     if (!isPlainObject(input)) {
       throw new TypeError(`wsroute: the input of "${action}" must be a plain object, not ${describe(input)}`);
     }
-    for (const key of [this.routeKey, this.refKey]) {
+    const trace = this.opts.trace;
+    const keys = trace ? [this.routeKey, this.refKey, trace.key] : [this.routeKey, this.refKey];
+    for (const key of keys) {
       if (Object.prototype.hasOwnProperty.call(input, key)) {
         throw new TypeError(`wsroute: the input of "${action}" may not hold "${key}": the client sets it`);
       }
     }
     // Spread, not Object.assign: an own "__proto__" key of the input stays a field.
-    const head = ref === undefined ? { [this.routeKey]: action } : { [this.routeKey]: action, [this.refKey]: ref };
+    const head: Record<string, unknown> = ref === undefined ? { [this.routeKey]: action } : { [this.routeKey]: action, [this.refKey]: ref };
+    if (trace) {
+      const tc = trace.context();
+      if (tc && Object.keys(tc).length > 0) head[trace.key] = tc;
+    }
     return JSON.stringify({ ...head, ...input });
   }
 

@@ -17,6 +17,7 @@ export type {
   State,
   StateInfo,
   SubscribeConfig,
+  TraceConfig,
   WebSocketConstructor,
   WebSocketLike,
 } from "./types.js";

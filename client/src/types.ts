@@ -106,6 +106,20 @@ export interface ClientOptions<S extends ChannelSpec = AnyChannel> {
   timeout?: number;
   /** false: never reconnect. Default: reconnect with the defaults of ReconnectOptions. */
   reconnect?: false | ReconnectOptions;
+  /**
+   * Sends trace context with every request and send, in the field the channel names with
+   * ChannelConfig.TraceKey (off on the server by default): `context` returns the headers of the
+   * current trace, e.g. `{ traceparent: "00-…" }` from an OpenTelemetry propagator; nothing is
+   * sent when it returns undefined or an empty object. The server's message span continues it.
+   */
+  trace?: TraceConfig;
+}
+
+export interface TraceConfig {
+  /** The channel's ChannelConfig.TraceKey, e.g. "trace". */
+  key: string;
+  /** The trace context to send with the next frame (W3C traceparent/tracestate). */
+  context: () => Record<string, string> | undefined | null;
 }
 
 export interface Client<S extends ChannelSpec = AnyChannel> extends Conn<S> {

@@ -175,3 +175,23 @@ test("a failing token() counts as a failed attempt", async () => {
   assert.equal(new URL(FakeWS.all[0]!.url).searchParams.get("token"), "t2");
   c.close();
 });
+
+test("trace: the context goes in the trace key's field of every frame; none when empty; the input may not hold it", async () => {
+  let tc: Record<string, string> | undefined = { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" };
+  const { c, ws } = fresh({ trace: { key: "trace", context: () => tc }, reconnect: false });
+  ws(0).open();
+  await flush();
+  const r = c.request("echo", { s: 1 });
+  c.send("note", { s: 2 });
+  tc = undefined;
+  c.send("note", { s: 3 });
+  assert.deepEqual(ws(0).sent, [
+    { action: "echo", ref: "1", trace: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }, s: 1 },
+    { action: "note", trace: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }, s: 2 },
+    { action: "note", s: 3 },
+  ]);
+  ws(0).reply(0);
+  await r;
+  await assert.rejects(c.request("echo", { trace: "mine" }), /may not hold "trace"/);
+  c.close();
+});

@@ -204,12 +204,18 @@
       if (!isPlainObject(input)) {
         throw new TypeError(`wsroute: the input of "${action}" must be a plain object, not ${describe(input)}`);
       }
-      for (const key of [this.routeKey, this.refKey]) {
+      const trace = this.opts.trace;
+      const keys = trace ? [this.routeKey, this.refKey, trace.key] : [this.routeKey, this.refKey];
+      for (const key of keys) {
         if (Object.prototype.hasOwnProperty.call(input, key)) {
           throw new TypeError(`wsroute: the input of "${action}" may not hold "${key}": the client sets it`);
         }
       }
       const head = ref === void 0 ? { [this.routeKey]: action } : { [this.routeKey]: action, [this.refKey]: ref };
+      if (trace) {
+        const tc = trace.context();
+        if (tc && Object.keys(tc).length > 0) head[trace.key] = tc;
+      }
       return JSON.stringify({ ...head, ...input });
     }
     sendFrame(at, action, input) {

@@ -259,8 +259,13 @@ func (d *asyncDoc) channel(ci ChannelInfo) error {
 	if b := wsBindings(ci); b != nil {
 		ch.Set("bindings", ojson.New("ws", b))
 	}
-	ch.Set("x-wsroute", ojson.New("routeKey", ci.RouteKey, "refKey", ci.RefKey,
-		"public", ci.Public, "permissions", ci.Permissions))
+	x := ojson.New("routeKey", ci.RouteKey, "refKey", ci.RefKey)
+	if ci.TraceKey != "" {
+		x.Set("traceKey", ci.TraceKey)
+	}
+	x.Set("public", ci.Public)
+	x.Set("permissions", ci.Permissions)
+	ch.Set("x-wsroute", x)
 
 	errKey := c.message("error", "error", "An error frame: the message was refused; the connection stays open.",
 		ojson.New("type", "object", "properties", ojson.New(
@@ -325,7 +330,7 @@ func wsBindings(ci ChannelInfo) *ojson.Object {
 
 func refSchema() *ojson.Object { return ref("#/components/schemas/wsroute.Ref") }
 
-// envelope returns the properties a request or reply of route name carries.
+// envelope returns the properties a reply of route name carries.
 func (c *channelDoc) envelope(name string) *ojson.Object {
 	return ojson.New(
 		c.ci.RouteKey, ojson.New("type", "string", "const", name),
@@ -333,12 +338,22 @@ func (c *channelDoc) envelope(name string) *ojson.Object {
 	)
 }
 
+// requestEnvelope is envelope plus the trace context field of a channel
+// with a TraceKey.
+func (c *channelDoc) requestEnvelope(name string) *ojson.Object {
+	env := c.envelope(name)
+	if k := c.ci.TraceKey; k != "" {
+		env.Set(k, ojson.New("type", "object", "additionalProperties", ojson.New("type", "string"),
+			"description", "Trace context (W3C traceparent, tracestate) the message continues; not input."))
+	}
+	return env
+}
+
 // merge puts the route key and ref into the object schema s, in front of
 // its properties, and makes the route key required (with required when s
 // is the output of a non-nil value). A schema that is not a plain object
 // schema is kept under allOf.
-func (c *channelDoc) merge(name string, s any, required bool) *ojson.Object {
-	env := c.envelope(name)
+func (c *channelDoc) merge(name string, s any, required bool, env *ojson.Object) *ojson.Object {
 	o, ok := s.(*ojson.Object)
 	plain := ok
 	for _, k := range []string{"$ref", "allOf", "anyOf", "oneOf", "not", "if"} {
@@ -393,7 +408,7 @@ func (d *asyncDoc) request(c *channelDoc, ri RouteInfo, opKey string) (any, erro
 			return nil, fmt.Errorf("schema: %w", err)
 		}
 		if s, ok := d.lift(s, opKey); ok {
-			return c.merge(ri.Name, s, true), nil
+			return c.merge(ri.Name, s, true, c.requestEnvelope(ri.Name)), nil
 		}
 		// A $ref out of the document: describe the Go type instead.
 	}
@@ -401,7 +416,7 @@ func (d *asyncDoc) request(c *channelDoc, ri RouteInfo, opKey string) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	m := c.merge(ri.Name, s, true)
+	m := c.merge(ri.Name, s, true, c.requestEnvelope(ri.Name))
 	if ri.StrictFields && ri.Input.Kind() == reflect.Struct {
 		m.Set("additionalProperties", false)
 	}
@@ -511,7 +526,7 @@ func (d *asyncDoc) reply(c *channelDoc, ri RouteInfo) (any, error) {
 	case typ == "object":
 		// An object: its members merged with the route key and ref. A nil
 		// pointer is the bare ack, so nothing of it is required then.
-		return c.merge(ri.Name, s, !null), nil
+		return c.merge(ri.Name, s, !null, c.envelope(ri.Name)), nil
 	case typ == nil && (t.Kind() == reflect.Interface || o.Len() <= 1):
 		// Any value (an interface, json.RawMessage, a MarshalJSON): an
 		// object is merged, anything else comes under "result".

@@ -121,7 +121,7 @@ func featureRouter(t *testing.T) *wsroute.Router {
 		return m.Data(), nil
 	})
 
-	lobby := r.Channel("/lobby", wsroute.ChannelConfig{Public: true, RouteKey: "type", RefKey: "id"})
+	lobby := r.Channel("/lobby", wsroute.ChannelConfig{Public: true, RouteKey: "type", RefKey: "id", TraceKey: "trace"})
 	wsroute.Handle(lobby, "ping", func(context.Context, *wsroute.Channel, struct{}) (string, error) { return "pong", nil },
 		wsroute.RouteConfig{Public: true})
 	return r
@@ -278,7 +278,9 @@ func TestAsyncAPIDescribesRealFrames(t *testing.T) {
 	// The lobby's own keys.
 	l := wsroutetest.MustDial(t, r, "/lobby", nil)
 	d.check("lobby", "ping.request", []byte(`{"type":"ping","id":"x"}`))
-	require.NoError(t, l.SendText(`{"type":"ping","id":"x"}`))
+	const traced = `{"type":"ping","id":"x","trace":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}`
+	d.check("lobby", "ping.request", []byte(traced))
+	require.NoError(t, l.SendText(traced))
 	reply, err = l.Read(ctx)
 	require.NoError(t, err)
 	d.check("lobby", "ping.reply", reply)

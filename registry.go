@@ -19,6 +19,7 @@ type ChannelInfo struct {
 	Description string   // ChannelConfig.Description
 	RouteKey    string   // the message field that names the route ("action")
 	RefKey      string   // the correlation field ("ref")
+	TraceKey    string   // the trace context field; "" when off
 
 	// Public: the channel opens without a session.
 	Public bool
@@ -83,7 +84,7 @@ func (cr *ChannelRoute) info() ChannelInfo {
 	ci := ChannelInfo{
 		Name: cr.name, Pattern: cr.pattern, Params: patternParams(cr.pattern),
 		Summary: cfg.Summary, Description: cfg.Description,
-		RouteKey: cfg.RouteKey, RefKey: cfg.RefKey,
+		RouteKey: cfg.RouteKey, RefKey: cfg.RefKey, TraceKey: cfg.TraceKey,
 		Public: cfg.Public, Permissions: cfg.Permissions != nil, Authenticator: cfg.Authenticator,
 	}
 	for _, rt := range cr.order {

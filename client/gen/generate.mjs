@@ -301,21 +301,20 @@ function sameShape(a, b) {
 }
 
 /**
- * The request payload without the route key and ref: the route's input.
+ * The request payload without the fields the client sets itself (the route
+ * key, the ref, the trace key): the route's input.
  * @param {Obj} payload prepared
- * @param {string} routeKey
- * @param {string} refKey
+ * @param {string[]} clientKeys
  * @returns {Obj}
  */
-function inputSchema(payload, routeKey, refKey) {
+function inputSchema(payload, clientKeys) {
   const s = { ...payload };
   if (isObj(s.properties)) {
     const props = { ...s.properties };
-    delete props[routeKey];
-    delete props[refKey];
+    for (const k of clientKeys) delete props[k];
     s.properties = props;
   }
-  if (Array.isArray(s.required)) s.required = s.required.filter((k) => k !== routeKey && k !== refKey);
+  if (Array.isArray(s.required)) s.required = s.required.filter((k) => !clientKeys.includes(k));
   // A route schema that is not a plain object schema comes as
   // {type: object, properties: {key, ref}, allOf: [schema]}: the input is the schema.
   const keys = Object.keys(s).filter((k) => !(k === "type" && s.type === "object"));
@@ -389,6 +388,7 @@ export function checkDocument(doc) {
  * @property {string} address
  * @property {string} routeKey
  * @property {string} refKey
+ * @property {string[]} clientKeys the fields the client sets: route key, ref, trace key
  * @property {string} summary
  * @property {Route[]} routes
  * @property {Event[]} events
@@ -419,6 +419,7 @@ export async function generate(input, options = {}) {
       address: typeof c.address === "string" ? c.address : "",
       routeKey: x.routeKey,
       refKey: x.refKey,
+      clientKeys: typeof x.traceKey === "string" && x.traceKey !== "" ? [x.routeKey, x.refKey, x.traceKey] : [x.routeKey, x.refKey],
       summary: typeof c.summary === "string" ? c.summary : "",
       routes: [],
       events: [],
@@ -490,7 +491,7 @@ export async function generate(input, options = {}) {
       const req = deref(doc, messages[0], `${where} request`);
       const reqPayload = prepare(req.payload ?? {}, componentNames, `${where} request payload`);
       const base = pascal(ch.key) + pascal(route);
-      const input = inputSchema(reqPayload, ch.routeKey, ch.refKey);
+      const input = inputSchema(reqPayload, ch.clientKeys);
       // A route schema that refers to itself was copied to components.schemas
       // (as "<channel>.<route>.input"): the input is that type.
       const same = [...componentNames].find(([key, name]) => key.startsWith(ch.key + ".") && sameShape(definitions[name], input));

@@ -164,3 +164,13 @@ test("refused documents", async () => {
     await assert.rejects(generate(d), (e) => e instanceof GenerateError && want.test(e.message), JSON.stringify(d)?.slice(0, 80));
   }
 });
+
+test("a channel's trace key is not part of the inputs (the client sets it)", async () => {
+  const doc = JSON.parse(await readFile(new URL("../../testdata/asyncapi-features.json", import.meta.url), "utf8"));
+  assert.equal(doc.channels.lobby["x-wsroute"].traceKey, "trace");
+  assert.ok(doc.channels.lobby.messages["ping.request"].payload.properties.trace, "the document describes the field");
+  const ts = await generate(doc);
+  const input = ts.slice(ts.indexOf("export interface LobbyPingInput"), ts.indexOf("}", ts.indexOf("export interface LobbyPingInput")));
+  assert.ok(input.length > 0);
+  assert.doesNotMatch(input, /trace/);
+});

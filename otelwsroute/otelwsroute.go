@@ -1,0 +1,537 @@
+package otelwsroute
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/wsroute/wsroute"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ScopeName is the instrumentation scope of the tracer and the meter.
+const ScopeName = "github.com/wsroute/wsroute/otelwsroute"
+
+// Config configures New. The zero value uses the global providers and
+// propagator of go.opentelemetry.io/otel.
+type Config struct {
+	// TracerProvider makes the tracer. Default otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
+	// MeterProvider makes the meter. Default otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
+	// Propagator reads trace context from the opening request's headers and
+	// from a frame's TraceKey field, and writes it into Envelope.Headers.
+	// Default otel.GetTextMapPropagator().
+	Propagator propagation.TextMapPropagator
+	// TopicAttribute, if set, maps a topic to the value of the
+	// messaging.destination.name attribute of the subscription and event
+	// metrics; "" leaves the attribute out. Topics can be unbounded
+	// ("rooms/{room}"), so return a bounded value, such as the pattern:
+	// every distinct value is a time series. Default: metrics carry no
+	// topic (spans always do).
+	TopicAttribute func(topic string) string
+}
+
+// Attribute keys. Where OpenTelemetry's semantic conventions have a name,
+// it is used; the rest are wsroute's own.
+const (
+	keyChannel      = attribute.Key("wsroute.channel")
+	keyChannelID    = attribute.Key("wsroute.channel.id")
+	keyRoute        = attribute.Key("wsroute.route")
+	keyCode         = attribute.Key("wsroute.code")
+	keyRef          = attribute.Key("wsroute.ref")
+	keyBinary       = attribute.Key("wsroute.binary")
+	keyBytesIn      = attribute.Key("wsroute.message.bytes_in")
+	keyBytesOut     = attribute.Key("wsroute.message.bytes_out")
+	keyCloseCode    = attribute.Key("wsroute.close.code")
+	keyCloseReason  = attribute.Key("wsroute.close.reason")
+	keyDeliveries   = attribute.Key("wsroute.deliveries")
+	keyOriginNode   = attribute.Key("wsroute.origin.node")
+	keyOrigin       = attribute.Key("wsroute.origin")
+	keyBrokerOp     = attribute.Key("wsroute.broker.operation")
+	keyPeerAddress  = attribute.Key("network.peer.address")
+	keyPeerPort     = attribute.Key("network.peer.port")
+	keyHTTPStatus   = attribute.Key("http.response.status_code")
+	keyErrorType    = attribute.Key("error.type")
+	keyMsgSystem    = attribute.Key("messaging.system")
+	keyMsgOpType    = attribute.Key("messaging.operation.type")
+	keyMsgOpName    = attribute.Key("messaging.operation.name")
+	keyMsgDest      = attribute.Key("messaging.destination.name")
+	keyMsgBodySize  = attribute.Key("messaging.message.body.size")
+	codeOK          = "ok"
+	routeDefault    = "(default)"
+	routeBinary     = "(binary)"
+	messagingSystem = "wsroute"
+)
+
+// New returns an Observer that traces, measures and propagates what
+// happens on a Router. Install it with wsroute.Options{Observer: obs}, or
+// next to others with wsroute.JoinObservers. It fails only when an
+// instrument cannot be created.
+func New(cfg Config) (*wsroute.Observer, error) {
+	tp := cfg.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	mp := cfg.MeterProvider
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	prop := cfg.Propagator
+	if prop == nil {
+		prop = otel.GetTextMapPropagator()
+	}
+	o := &observer{
+		tracer:   tp.Tracer(ScopeName),
+		prop:     prop,
+		topicFn:  cfg.TopicAttribute,
+		deliverO: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer), trace.WithNewRoot()},
+	}
+	if err := o.inst.init(mp.Meter(ScopeName)); err != nil {
+		return nil, err
+	}
+	o.localOrigin = addOpts(attribute.NewSet(keyOrigin.String("local")))
+	o.remoteOrigin = addOpts(attribute.NewSet(keyOrigin.String("remote")))
+	o.noAttrs = addOpts(attribute.NewSet())
+	o.publishFailed = addOpts(attribute.NewSet(keyErrorType.String("broker")))
+	return &wsroute.Observer{
+		StartOpen:      o.startOpen,
+		OnOpen:         o.onOpen,
+		OnOpenRefused:  o.onOpenRefused,
+		OnClose:        o.onClose,
+		StartMessage:   o.startMessage,
+		OnMessage:      o.onMessage,
+		OnSubscribe:    o.onSubscribe,
+		OnUnsubscribe:  o.onUnsubscribe,
+		InjectEnvelope: o.injectEnvelope,
+		OnPublish:      o.onPublish,
+		OnDeliver:      o.onDeliver,
+		OnBrokerError:  o.onBrokerError,
+	}, nil
+}
+
+// observer holds what New built; its methods are the Observer's functions.
+type observer struct {
+	tracer  trace.Tracer
+	prop    propagation.TextMapPropagator
+	topicFn func(string) string
+	inst    instruments
+
+	chans    sync.Map // channel name → *chanInfo
+	closes   sync.Map // closeKey → []metric.AddOption
+	refusals sync.Map // refuseKey → []metric.AddOption
+	topics   sync.Map // topicKey → []metric.AddOption
+
+	deliverO                                          []trace.SpanStartOption
+	localOrigin, remoteOrigin, noAttrs, publishFailed []metric.AddOption
+}
+
+// ctxKey finds a channel's *conn in its context.
+type ctxKey struct{}
+
+// conn is what the observer keeps for one channel, in its context: it is
+// made by StartOpen, whose context values the channel keeps for its life.
+type conn struct {
+	ci   *chanInfo
+	open trace.Span
+	// rootOpts start a message span as a new root linked to the open span;
+	// childOpts start one under the client's trace context, linked too.
+	rootOpts, childOpts []trace.SpanStartOption
+}
+
+func connFrom(ctx context.Context) *conn {
+	st, _ := ctx.Value(ctxKey{}).(*conn)
+	return st
+}
+
+// chanInfo holds, per channel name (bounded by registration), the
+// attributes and metric options computed once.
+type chanInfo struct {
+	attr     attribute.KeyValue // wsroute.channel
+	openName string
+	addOpts  []metric.AddOption // {wsroute.channel}
+	routes   sync.Map           // route label → *routeInfo
+}
+
+// routeInfo holds, per channel and route, the span name and metric options.
+type routeInfo struct {
+	label    string // the route, or (default), (binary)
+	spanName string
+	attr     attribute.KeyValue    // wsroute.route
+	addOpts  []metric.AddOption    // {wsroute.channel, wsroute.route}
+	recOpts  []metric.RecordOption // the same, for the histogram
+	codes    sync.Map              // code → []metric.AddOption with wsroute.code
+}
+
+func (o *observer) channel(name string) *chanInfo {
+	if v, ok := o.chans.Load(name); ok {
+		return v.(*chanInfo)
+	}
+	attr := keyChannel.String(name)
+	ci := &chanInfo{attr: attr, openName: "open " + name, addOpts: addOpts(attribute.NewSet(attr))}
+	v, _ := o.chans.LoadOrStore(name, ci)
+	return v.(*chanInfo)
+}
+
+// route returns the routeInfo of a route label; known reports whether it
+// existed, for lookups of what clients send, which must not add entries.
+func (ci *chanInfo) route(label string, add bool) *routeInfo {
+	if v, ok := ci.routes.Load(label); ok {
+		return v.(*routeInfo)
+	}
+	if !add {
+		return nil
+	}
+	attr := keyRoute.String(label)
+	set := attribute.NewSet(ci.attr, attr)
+	ri := &routeInfo{
+		label: label, spanName: ci.attr.Value.AsString() + " " + label, attr: attr,
+		addOpts: addOpts(set), recOpts: []metric.RecordOption{metric.WithAttributeSet(set)},
+	}
+	v, _ := ci.routes.LoadOrStore(label, ri)
+	return v.(*routeInfo)
+}
+
+func (ri *routeInfo) codeOpts(ci *chanInfo, code string) []metric.AddOption {
+	if v, ok := ri.codes.Load(code); ok {
+		return v.([]metric.AddOption)
+	}
+	opts := addOpts(attribute.NewSet(ci.attr, ri.attr, keyCode.String(code)))
+	v, _ := ri.codes.LoadOrStore(code, opts)
+	return v.([]metric.AddOption)
+}
+
+func addOpts(set attribute.Set) []metric.AddOption {
+	return []metric.AddOption{metric.WithAttributeSet(set)}
+}
+
+// routeLabel bounds MessageInfo.Route: "" is the default handler's (or no
+// route's), or the binary handler's.
+func routeLabel(route string, binary bool) string {
+	switch {
+	case route != "":
+		return route
+	case binary:
+		return routeBinary
+	}
+	return routeDefault
+}
+
+// peerAttrs returns network.peer.address and network.peer.port of a
+// "host:port" remote address.
+func peerAttrs(addr string) []attribute.KeyValue {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		if addr == "" {
+			return nil
+		}
+		return []attribute.KeyValue{keyPeerAddress.String(addr)}
+	}
+	kv := []attribute.KeyValue{keyPeerAddress.String(host)}
+	if p, err := strconv.Atoi(port); err == nil {
+		kv = append(kv, keyPeerPort.Int(p))
+	}
+	return kv
+}
+
+// startOpen starts the open span, under the trace context of the opening
+// request's headers when it carries one.
+func (o *observer) startOpen(ctx context.Context, c *wsroute.Channel) context.Context {
+	ctx = o.prop.Extract(ctx, propagation.HeaderCarrier(c.Header()))
+	ci := o.channel(c.Name())
+	idAttr := keyChannelID.String(c.ID())
+	attrs := append([]attribute.KeyValue{ci.attr, idAttr}, peerAttrs(c.RemoteAddr())...)
+	ctx, span := o.tracer.Start(ctx, ci.openName, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+	st := &conn{ci: ci, open: span}
+	kind := trace.WithSpanKind(trace.SpanKindServer)
+	links := trace.WithLinks(trace.Link{SpanContext: span.SpanContext()})
+	chAttrs := trace.WithAttributes(ci.attr, idAttr)
+	st.rootOpts = []trace.SpanStartOption{kind, trace.WithNewRoot(), links, chAttrs}
+	st.childOpts = []trace.SpanStartOption{kind, links, chAttrs}
+	return context.WithValue(ctx, ctxKey{}, st)
+}
+
+func (o *observer) onOpen(ctx context.Context, c *wsroute.Channel) {
+	st := connFrom(ctx)
+	if st == nil {
+		return
+	}
+	st.open.End()
+	o.inst.open.Add(context.Background(), 1, st.ci.addOpts...)
+}
+
+type refuseKey struct {
+	channel, code string
+	status        int
+}
+
+// onOpenRefused ends the open span (status Error only for code internal:
+// the other refusals are expected outcomes) and counts the refusal. An
+// opening refused before its channel existed (c nil: connection limit,
+// handshake, origin) has no span.
+func (o *observer) onOpenRefused(ctx context.Context, c *wsroute.Channel, info wsroute.RefuseInfo) {
+	name := ""
+	if c != nil {
+		name = c.Name()
+		if st := connFrom(ctx); st != nil {
+			span := st.open
+			span.SetAttributes(keyCode.String(info.Code))
+			if info.Status != 0 {
+				span.SetAttributes(keyHTTPStatus.Int(info.Status))
+			}
+			if info.Code == wsroute.CodeInternal {
+				span.SetAttributes(keyErrorType.String(info.Code))
+				span.SetStatus(codes.Error, info.Code)
+			}
+			span.End()
+		}
+	}
+	k := refuseKey{name, info.Code, info.Status}
+	opts, ok := o.refusals.Load(k)
+	if !ok {
+		kv := []attribute.KeyValue{keyCode.String(info.Code)}
+		if name != "" {
+			kv = append(kv, keyChannel.String(name))
+		}
+		if info.Status != 0 {
+			kv = append(kv, keyHTTPStatus.Int(info.Status))
+		}
+		opts, _ = o.refusals.LoadOrStore(k, addOpts(attribute.NewSet(kv...)))
+	}
+	o.inst.refused.Add(context.Background(), 1, opts.([]metric.AddOption)...)
+}
+
+type closeKey struct {
+	channel, reason string
+	code            int
+}
+
+func (o *observer) onClose(ctx context.Context, c *wsroute.Channel, info wsroute.CloseInfo) {
+	ci := o.channel(c.Name())
+	o.inst.open.Add(context.Background(), -1, ci.addOpts...)
+	k := closeKey{c.Name(), closeReason(info.Reason), int(info.Code)}
+	opts, ok := o.closes.Load(k)
+	if !ok {
+		set := attribute.NewSet(ci.attr, keyCloseCode.Int(k.code), keyCloseReason.String(k.reason))
+		opts, _ = o.closes.LoadOrStore(k, addOpts(set))
+	}
+	o.inst.closes.Add(context.Background(), 1, opts.([]metric.AddOption)...)
+}
+
+// closeReason bounds CloseInfo.Reason for the wsroute.close.reason
+// attribute: one of wsroute's Reason constants (ReasonRefused without its
+// ": code" suffix), "message too big" and "protocol error" (a peer's
+// oversized frame or protocol violation), "none" for an empty reason, and
+// "other" for the rest (what peers write in their close frames).
+func closeReason(reason string) string {
+	switch reason {
+	case wsroute.ReasonSlowConsumer, wsroute.ReasonHeartbeatTimeout, wsroute.ReasonWriteTimeout,
+		wsroute.ReasonCloseTimeout, wsroute.ReasonShutdown, wsroute.ReasonSessionExpired,
+		wsroute.ReasonConnectionLost, wsroute.ReasonRefused, wsroute.ReasonUpgradeFailed,
+		wsroute.ReasonInternal, wsroute.ReasonNoMessage, wsroute.ReasonRateLimit,
+		wsroute.ReasonBinary, wsroute.ReasonInvalidUTF8,
+		"message too big", "protocol error":
+		return reason
+	case "":
+		return "none"
+	}
+	if len(reason) > len(wsroute.ReasonRefused) && reason[:len(wsroute.ReasonRefused)+1] == wsroute.ReasonRefused+":" {
+		return wsroute.ReasonRefused
+	}
+	return "other"
+}
+
+// startMessage starts the message span: a new root linked to the open
+// span, or a child of the trace context the client sent in the frame.
+func (o *observer) startMessage(ctx context.Context, c *wsroute.Channel, m *wsroute.Message) context.Context {
+	st := connFrom(ctx)
+	if st == nil { // not opened under this observer; should not happen
+		st = &conn{ci: o.channel(c.Name())}
+		st.rootOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithNewRoot(), trace.WithAttributes(st.ci.attr)}
+		st.childOpts = st.rootOpts[:1]
+	}
+	// The name is final at the end (OnMessage knows the route that took the
+	// frame); here a route already seen names it, what a client sent never.
+	name := st.ci.attr.Value.AsString()
+	if ri := st.ci.route(routeLabel(m.Route(), m.IsBinary()), false); ri != nil {
+		name = ri.spanName
+	}
+	opts := st.rootOpts
+	if tc := m.TraceContext(); tc != nil {
+		if pctx := o.prop.Extract(ctx, propagation.MapCarrier(tc)); trace.SpanContextFromContext(pctx).IsRemote() {
+			ctx, opts = pctx, st.childOpts
+		}
+	}
+	ctx, _ = o.tracer.Start(ctx, name, opts...)
+	return ctx
+}
+
+func (o *observer) onMessage(ctx context.Context, c *wsroute.Channel, info wsroute.MessageInfo) {
+	ci := o.channel(c.Name())
+	ri := ci.route(routeLabel(info.Route, info.Binary), true)
+	code := info.Code
+	if code == "" {
+		code = codeOK
+	}
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetName(ri.spanName)
+		kv := make([]attribute.KeyValue, 0, 7)
+		kv = append(kv, ri.attr, keyCode.String(code), keyBytesIn.Int(info.BytesIn), keyBytesOut.Int(info.BytesOut))
+		if info.Ref != nil {
+			kv = append(kv, keyRef.String(string(info.Ref)))
+		}
+		if info.Binary {
+			kv = append(kv, keyBinary.Bool(true))
+		}
+		if code == wsroute.CodeInternal {
+			kv = append(kv, keyErrorType.String(code))
+			span.SetStatus(codes.Error, code)
+		}
+		span.SetAttributes(kv...)
+		span.End()
+	}
+	bg := context.Background()
+	o.inst.messages.Add(ctx, 1, ri.codeOpts(ci, code)...)
+	o.inst.duration.Record(ctx, info.Duration.Seconds(), ri.recOpts...)
+	o.inst.bytesIn.Add(bg, int64(info.BytesIn), ri.addOpts...)
+	o.inst.bytesOut.Add(bg, int64(info.BytesOut), ri.addOpts...)
+}
+
+type topicKey struct {
+	channel, topic string // channel "" for the event counters
+	origin         string
+}
+
+// topicOpts returns base, or the options with the topic attribute added
+// when Config.TopicAttribute names one for topic.
+func (o *observer) topicOpts(base []metric.AddOption, k topicKey, kv ...attribute.KeyValue) []metric.AddOption {
+	if o.topicFn == nil {
+		return base
+	}
+	if k.topic = o.topicFn(k.topic); k.topic == "" {
+		return base
+	}
+	if v, ok := o.topics.Load(k); ok {
+		return v.([]metric.AddOption)
+	}
+	set := attribute.NewSet(append(kv, keyMsgDest.String(k.topic))...)
+	v, _ := o.topics.LoadOrStore(k, addOpts(set))
+	return v.([]metric.AddOption)
+}
+
+func (o *observer) onSubscribe(c *wsroute.Channel, topic string) {
+	ci := o.channel(c.Name())
+	opts := o.topicOpts(ci.addOpts, topicKey{channel: c.Name(), topic: topic}, ci.attr)
+	o.inst.subs.Add(context.Background(), 1, opts...)
+}
+
+func (o *observer) onUnsubscribe(c *wsroute.Channel, topic string) {
+	ci := o.channel(c.Name())
+	opts := o.topicOpts(ci.addOpts, topicKey{channel: c.Name(), topic: topic}, ci.attr)
+	o.inst.subs.Add(context.Background(), -1, opts...)
+}
+
+// injectEnvelope writes the publisher's trace context (the message span of
+// the handler that publishes, say) into the envelope's headers.
+func (o *observer) injectEnvelope(ctx context.Context, headers map[string]string) {
+	o.prop.Inject(ctx, propagation.MapCarrier(headers))
+}
+
+// onPublish adds a "publish" event to the publisher's span and counts the
+// event and its local deliveries.
+func (o *observer) onPublish(ctx context.Context, info wsroute.PublishInfo) {
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		kv := []attribute.KeyValue{
+			keyMsgSystem.String(messagingSystem), keyMsgOpType.String("send"), keyMsgOpName.String("publish"),
+			keyMsgDest.String(info.Topic), keyMsgBodySize.Int(info.Bytes), keyDeliveries.Int(info.Local),
+		}
+		if info.Err != nil {
+			kv = append(kv, keyErrorType.String("broker"))
+			span.RecordError(info.Err)
+		}
+		span.AddEvent("publish", trace.WithAttributes(kv...))
+	}
+	bg := context.Background()
+	if info.Err != nil {
+		o.inst.published.Add(bg, 1, o.topicOpts(o.publishFailed, topicKey{topic: info.Topic, origin: "failed"}, keyErrorType.String("broker"))...)
+	} else {
+		o.inst.published.Add(bg, 1, o.topicOpts(o.noAttrs, topicKey{topic: info.Topic})...)
+	}
+	if info.Local > 0 {
+		o.inst.delivered.Add(bg, int64(info.Local), o.topicOpts(o.localOrigin, topicKey{topic: info.Topic, origin: "local"}, keyOrigin.String("local"))...)
+	}
+}
+
+// onDeliver records the arrival of another node's event as a span of its
+// own, linked to the publisher's span, and counts its deliveries.
+func (o *observer) onDeliver(info wsroute.DeliverInfo) {
+	bg := context.Background()
+	opts := o.deliverO
+	if len(info.Headers) > 0 {
+		if sc := trace.SpanContextFromContext(o.prop.Extract(bg, propagation.MapCarrier(info.Headers))); sc.IsValid() {
+			opts = append(opts[:len(opts):len(opts)], trace.WithLinks(trace.Link{SpanContext: sc}))
+		}
+	}
+	opts = append(opts[:len(opts):len(opts)], trace.WithAttributes(
+		keyMsgSystem.String(messagingSystem), keyMsgOpType.String("process"), keyMsgOpName.String("deliver"),
+		keyMsgDest.String(info.Topic), keyMsgBodySize.Int(info.Bytes),
+		keyOriginNode.String(info.Node), keyDeliveries.Int(info.Local)))
+	_, span := o.tracer.Start(bg, "deliver "+info.Topic, opts...)
+	span.End()
+	if info.Local > 0 {
+		o.inst.delivered.Add(bg, int64(info.Local), o.topicOpts(o.remoteOrigin, topicKey{topic: info.Topic, origin: "remote"}, keyOrigin.String("remote"))...)
+	}
+}
+
+func (o *observer) onBrokerError(info wsroute.BrokerErrorInfo) {
+	o.inst.brokerErrors.Add(context.Background(), 1, metric.WithAttributes(keyBrokerOp.String(info.Op)))
+}
+
+// instruments are the metrics; see the package documentation.
+type instruments struct {
+	open, subs                                   metric.Int64UpDownCounter
+	refused, closes, messages, bytesIn, bytesOut metric.Int64Counter
+	published, delivered, brokerErrors           metric.Int64Counter
+	duration                                     metric.Float64Histogram
+}
+
+// durationBuckets (seconds) reach below the semantic conventions' HTTP
+// buckets: most messages take well under a millisecond.
+var durationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+func (in *instruments) init(m metric.Meter) error {
+	var errs []error
+	ud := func(name, unit, desc string) metric.Int64UpDownCounter {
+		c, err := m.Int64UpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	ctr := func(name, unit, desc string) metric.Int64Counter {
+		c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	in.open = ud("wsroute.channels.open", "{channel}", "Channels open now.")
+	in.subs = ud("wsroute.subscriptions", "{subscription}", "Subscriptions of channels to topics now.")
+	in.refused = ctr("wsroute.opens.refused", "{opening}", "Openings refused.")
+	in.closes = ctr("wsroute.closes", "{channel}", "Channels closed.")
+	in.messages = ctr("wsroute.messages", "{message}", "Inbound frames handled.")
+	in.bytesIn = ctr("wsroute.message.bytes_in", "By", "Bytes of inbound frames handled.")
+	in.bytesOut = ctr("wsroute.message.bytes_out", "By", "Bytes of the replies and error frames queued for them.")
+	in.published = ctr("wsroute.events.published", "{event}", "Router.Publish calls.")
+	in.delivered = ctr("wsroute.events.delivered", "{event}", "Events queued for this node's subscribers.")
+	in.brokerErrors = ctr("wsroute.broker.errors", "{error}", "Failed Broker calls.")
+	var err error
+	in.duration, err = m.Float64Histogram("wsroute.message.duration", metric.WithUnit("s"),
+		metric.WithDescription("Time from an inbound frame's classification to its reply being queued."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
+	errs = append(errs, err)
+	return errors.Join(errs...)
+}

@@ -263,8 +263,8 @@ func (o *observer) onOpen(ctx context.Context, c *wsroute.Channel) {
 	if st == nil {
 		return
 	}
-	st.open.End()
 	o.inst.open.Add(context.Background(), 1, st.ci.addOpts...)
+	st.open.End()
 }
 
 type refuseKey struct {
@@ -280,18 +280,6 @@ func (o *observer) onOpenRefused(ctx context.Context, c *wsroute.Channel, info w
 	name := ""
 	if c != nil {
 		name = c.Name()
-		if st := connFrom(ctx); st != nil {
-			span := st.open
-			span.SetAttributes(keyCode.String(info.Code))
-			if info.Status != 0 {
-				span.SetAttributes(keyHTTPStatus.Int(info.Status))
-			}
-			if info.Code == wsroute.CodeInternal {
-				span.SetAttributes(keyErrorType.String(info.Code))
-				span.SetStatus(codes.Error, info.Code)
-			}
-			span.End()
-		}
 	}
 	k := refuseKey{name, info.Code, info.Status}
 	opts, ok := o.refusals.Load(k)
@@ -306,6 +294,20 @@ func (o *observer) onOpenRefused(ctx context.Context, c *wsroute.Channel, info w
 		opts, _ = o.refusals.LoadOrStore(k, addOpts(attribute.NewSet(kv...)))
 	}
 	o.inst.refused.Add(context.Background(), 1, opts.([]metric.AddOption)...)
+	st := connFrom(ctx)
+	if c == nil || st == nil {
+		return
+	}
+	span := st.open
+	span.SetAttributes(keyCode.String(info.Code))
+	if info.Status != 0 {
+		span.SetAttributes(keyHTTPStatus.Int(info.Status))
+	}
+	if info.Code == wsroute.CodeInternal {
+		span.SetAttributes(keyErrorType.String(info.Code))
+		span.SetStatus(codes.Error, info.Code)
+	}
+	span.End()
 }
 
 type closeKey struct {
@@ -380,28 +382,31 @@ func (o *observer) onMessage(ctx context.Context, c *wsroute.Channel, info wsrou
 	if code == "" {
 		code = codeOK
 	}
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.SetName(ri.spanName)
-		kv := make([]attribute.KeyValue, 0, 7)
-		kv = append(kv, ri.attr, keyCode.String(code), keyBytesIn.Int(info.BytesIn), keyBytesOut.Int(info.BytesOut))
-		if info.Ref != nil {
-			kv = append(kv, keyRef.String(string(info.Ref)))
-		}
-		if info.Binary {
-			kv = append(kv, keyBinary.Bool(true))
-		}
-		if code == wsroute.CodeInternal {
-			kv = append(kv, keyErrorType.String(code))
-			span.SetStatus(codes.Error, code)
-		}
-		span.SetAttributes(kv...)
-		span.End()
-	}
+	// Metrics first: once the span has ended, its metrics are recorded.
 	bg := context.Background()
 	o.inst.messages.Add(ctx, 1, ri.codeOpts(ci, code)...)
 	o.inst.duration.Record(ctx, info.Duration.Seconds(), ri.recOpts...)
 	o.inst.bytesIn.Add(bg, int64(info.BytesIn), ri.addOpts...)
 	o.inst.bytesOut.Add(bg, int64(info.BytesOut), ri.addOpts...)
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	span.SetName(ri.spanName)
+	kv := make([]attribute.KeyValue, 0, 7)
+	kv = append(kv, ri.attr, keyCode.String(code), keyBytesIn.Int(info.BytesIn), keyBytesOut.Int(info.BytesOut))
+	if info.Ref != nil {
+		kv = append(kv, keyRef.String(string(info.Ref)))
+	}
+	if info.Binary {
+		kv = append(kv, keyBinary.Bool(true))
+	}
+	if code == wsroute.CodeInternal {
+		kv = append(kv, keyErrorType.String(code))
+		span.SetStatus(codes.Error, code)
+	}
+	span.SetAttributes(kv...)
+	span.End()
 }
 
 type topicKey struct {
@@ -484,10 +489,10 @@ func (o *observer) onDeliver(info wsroute.DeliverInfo) {
 		keyMsgDest.String(info.Topic), keyMsgBodySize.Int(info.Bytes),
 		keyOriginNode.String(info.Node), keyDeliveries.Int(info.Local)))
 	_, span := o.tracer.Start(bg, "deliver "+info.Topic, opts...)
-	span.End()
 	if info.Local > 0 {
 		o.inst.delivered.Add(bg, int64(info.Local), o.topicOpts(o.remoteOrigin, topicKey{topic: info.Topic, origin: "remote"}, keyOrigin.String("remote"))...)
 	}
+	span.End()
 }
 
 func (o *observer) onBrokerError(info wsroute.BrokerErrorInfo) {

@@ -30,9 +30,17 @@ const (
 // (a refusal of the app's), boom (a handler error: internal), sub and pub;
 // /private (refuses without a session), /broken (a middleware fails the
 // opening: internal) and /flood (floods a client that does not read, with
-// a small send queue). flooded is closed when /flood's channel ended.
+// a small send queue). flooded receives the CloseInfo of /flood's channel.
 func chatRouter(t *testing.T, obs *wsroute.Observer) (r *wsroute.Router, flooded chan wsroute.CloseInfo) {
-	r = newRouter(t, wsroute.Options{Observer: obs})
+	// flooded is told by an observer joined after obs: once it hears of the
+	// close, obs has been told too.
+	flooded = make(chan wsroute.CloseInfo, 1)
+	r = newRouter(t, wsroute.Options{Observer: wsroute.JoinObservers(obs, &wsroute.Observer{
+		OnClose: func(_ context.Context, c *wsroute.Channel, info wsroute.CloseInfo) {
+			if c.Name() == "/flood" {
+				flooded <- info
+			}
+		}})})
 	pub := wsroute.RouteConfig{Public: true}
 	ch := r.Channel("/chat", wsroute.ChannelConfig{Public: true})
 	wsroute.Handle(ch, "echo", func(_ context.Context, _ *wsroute.Channel, in map[string]any) (map[string]any, error) {
@@ -63,9 +71,7 @@ func chatRouter(t *testing.T, obs *wsroute.Observer) (r *wsroute.Router, flooded
 		},
 	}})
 
-	flooded = make(chan wsroute.CloseInfo, 1)
-	fl := r.Channel("/flood", wsroute.ChannelConfig{Public: true, Limits: wsroute.Limits{SendQueue: 16},
-		OnDisconnect: func(_ context.Context, _ *wsroute.Channel, info wsroute.CloseInfo) { flooded <- info }})
+	fl := r.Channel("/flood", wsroute.ChannelConfig{Public: true, Limits: wsroute.Limits{SendQueue: 16}})
 	wsroute.Handle(fl, "flood", func(ctx context.Context, c *wsroute.Channel, _ struct{}) (any, error) {
 		payload := strings.Repeat("x", 1024)
 		for range 200_000 {

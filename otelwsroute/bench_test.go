@@ -3,17 +3,23 @@ package otelwsroute_test
 // BenchmarkMessage measures the cost of the observer per message: the same
 // Router and echo route, observer off and on (SDK TracerProvider with
 // AlwaysSample and a batcher on a no-op exporter; SDK MeterProvider with a
-// ManualReader), through an in-memory connection (wsroutetest) and a real
-// loopback WebSocket. Frames go in windows of 32 so the channel is never
+// ManualReader), and on with a 1% ratio sampler, through an in-memory
+// connection (wsroutetest) and a real loopback WebSocket whose client runs
+// in another process. Frames go in windows of 32 so the channel is never
 // idle. Besides ns/op it reports cpu-ns/op: the process's CPU time (user
-// and system, every goroutine: the Router, the client, the span batcher)
-// per message.
+// and system, every goroutine: the Router, the span batcher, and in memory
+// the client's few calls) per message.
 //
 //	go test -run='^$' -bench=Message -benchmem -count=6 ./otelwsroute/
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,8 +55,8 @@ func benchRouter(b *testing.B, obs *wsroute.Observer) *wsroute.Router {
 }
 
 // benchObserver is the observer of the "on" variant.
-func benchObserver(b *testing.B) *wsroute.Observer {
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
+func benchObserver(b *testing.B, sampler sdktrace.Sampler) *wsroute.Observer {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler),
 		sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	b.Cleanup(func() {
@@ -81,11 +87,14 @@ var benchFrames = func() [benchWindow]string {
 
 func BenchmarkMessage(b *testing.B) {
 	for _, transport := range []string{"memory", "loopback"} {
-		for _, variant := range []string{"off", "on"} {
+		for _, variant := range []string{"off", "on", "on-sampled-1pct"} {
 			b.Run(transport+"/"+variant, func(b *testing.B) {
 				var obs *wsroute.Observer
-				if variant == "on" {
-					obs = benchObserver(b)
+				switch variant {
+				case "on":
+					obs = benchObserver(b, sdktrace.AlwaysSample())
+				case "on-sampled-1pct":
+					obs = benchObserver(b, sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01)))
 				}
 				r := benchRouter(b, obs)
 				if transport == "memory" {
@@ -101,35 +110,37 @@ func BenchmarkMessage(b *testing.B) {
 // run sends b.N frames in windows through send and recv, timing the CPU.
 func run(b *testing.B, send func(string) error, recv func() error) {
 	// Warm up: caches of the observer, pools of the Router.
-	for i := range benchWindow {
-		if err := send(benchFrames[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for range benchWindow {
-		if err := recv(); err != nil {
-			b.Fatal(err)
-		}
+	if err := window(benchWindow, send, recv); err != nil {
+		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := cpuTime()
-	for done := 0; done < b.N; {
-		n := min(benchWindow, b.N-done)
-		for i := range n {
-			if err := send(benchFrames[i]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		for range n {
-			if err := recv(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		done += n
+	if err := window(b.N, send, recv); err != nil {
+		b.Fatal(err)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// window sends n frames in windows of benchWindow, reading the replies of
+// each before the next.
+func window(n int, send func(string) error, recv func() error) error {
+	for done := 0; done < n; {
+		k := min(benchWindow, n-done)
+		for i := range k {
+			if err := send(benchFrames[i]); err != nil {
+				return err
+			}
+		}
+		for range k {
+			if err := recv(); err != nil {
+				return err
+			}
+		}
+		done += k
+	}
+	return nil
 }
 
 func benchMemory(b *testing.B, r *wsroute.Router) {
@@ -138,16 +149,83 @@ func benchMemory(b *testing.B, r *wsroute.Router) {
 	run(b, c.SendText, func() error { _, err := c.Read(ctx); return err })
 }
 
+// benchLoopback serves r over loopback TCP to a client in another process
+// (this test binary, run by benchClientMain), so that the CPU time measured
+// is the server's alone. allocs/op and B/op are the server's too.
 func benchLoopback(b *testing.B, r *wsroute.Router) {
 	srv := httptest.NewServer(r)
 	b.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/bench", nil)
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), clientEnv+"="+"ws"+strings.TrimPrefix(srv.URL, "http")+"/bench "+strconv.Itoa(b.N))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Wait() }()
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || lines.Text() != "ready" {
+		b.Fatalf("the client process did not start: %q %v", lines.Text(), lines.Err())
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	if _, err := io.WriteString(in, "go\n"); err != nil {
+		b.Fatal(err)
+	}
+	if !lines.Scan() || lines.Text() != "done" {
+		b.Fatalf("the client process failed: %q %v", lines.Text(), lines.Err())
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+	_ = in.Close()
+}
+
+// clientEnv makes the test binary a benchmark client: "URL N".
+const clientEnv = "OTELWSROUTE_BENCH_CLIENT"
+
+// benchClientMain is the client process of benchLoopback: it dials, warms
+// up, says "ready", waits for "go", sends N frames in windows reading every
+// reply, says "done" and exits. It returns the exit code.
+func benchClientMain(arg string) int {
+	u, ns, _ := strings.Cut(arg, " ")
+	n, err := strconv.Atoi(ns)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench client:", err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, u, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench client:", err)
+		return 1
+	}
 	defer c.CloseNow()
-	run(b, func(s string) error { return c.Write(ctx, websocket.MessageText, []byte(s)) },
-		func() error { _, _, err := c.Read(ctx); return err })
+	send := func(s string) error { return c.Write(ctx, websocket.MessageText, []byte(s)) }
+	recv := func() error { _, _, err := c.Read(ctx); return err }
+	if err := window(benchWindow, send, recv); err != nil {
+		fmt.Fprintln(os.Stderr, "bench client:", err)
+		return 1
+	}
+	fmt.Println("ready")
+	if line, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil || line != "go\n" {
+		return 1
+	}
+	if err := window(n, send, recv); err != nil {
+		fmt.Fprintln(os.Stderr, "bench client:", err)
+		return 1
+	}
+	fmt.Println("done")
+	_ = c.Close(websocket.StatusNormalClosure, "")
+	return 0
 }

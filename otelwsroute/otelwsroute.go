@@ -2,7 +2,6 @@ package otelwsroute
 
 import (
 	"context"
-	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -97,10 +96,10 @@ func New(cfg Config) (*wsroute.Observer, error) {
 	if err := o.inst.init(mp.Meter(ScopeName)); err != nil {
 		return nil, err
 	}
-	o.localOrigin = addOpts(attribute.NewSet(keyOrigin.String("local")))
-	o.remoteOrigin = addOpts(attribute.NewSet(keyOrigin.String("remote")))
-	o.noAttrs = addOpts(attribute.NewSet())
-	o.publishFailed = addOpts(attribute.NewSet(keyErrorType.String("broker")))
+	o.publishedOK = o.inst.published.cell(attribute.NewSet())
+	o.publishFailed = o.inst.published.cell(attribute.NewSet(keyErrorType.String("broker")))
+	o.deliveredLocal = o.inst.delivered.cell(attribute.NewSet(keyOrigin.String("local")))
+	o.deliveredRemote = o.inst.delivered.cell(attribute.NewSet(keyOrigin.String("remote")))
 	return &wsroute.Observer{
 		StartOpen:      o.startOpen,
 		OnOpen:         o.onOpen,
@@ -124,13 +123,18 @@ type observer struct {
 	topicFn func(string) string
 	inst    instruments
 
+	// The caches below hold attribute sets and metric cells computed once.
+	// Every key is bounded: channel and route names by registration, codes
+	// by the application's errors, close reasons by closeReason, topics by
+	// Config.TopicAttribute.
 	chans    sync.Map // channel name → *chanInfo
-	closes   sync.Map // closeKey → []metric.AddOption
-	refusals sync.Map // refuseKey → []metric.AddOption
-	topics   sync.Map // topicKey → []metric.AddOption
+	closes   sync.Map // closeKey → *cell
+	refusals sync.Map // refuseKey → *cell
+	topics   sync.Map // topicKey → *cell
+	brokerOp sync.Map // operation → *cell
 
-	deliverO                                          []trace.SpanStartOption
-	localOrigin, remoteOrigin, noAttrs, publishFailed []metric.AddOption
+	deliverO                                                    []trace.SpanStartOption
+	publishedOK, publishFailed, deliveredLocal, deliveredRemote *cell
 }
 
 // ctxKey finds a channel's *conn in its context.
@@ -151,23 +155,21 @@ func connFrom(ctx context.Context) *conn {
 	return st
 }
 
-// chanInfo holds, per channel name (bounded by registration), the
-// attributes and metric options computed once.
+// chanInfo holds what is computed once per channel name.
 type chanInfo struct {
-	attr     attribute.KeyValue // wsroute.channel
-	openName string
-	addOpts  []metric.AddOption // {wsroute.channel}
-	routes   sync.Map           // route label → *routeInfo
+	attr      attribute.KeyValue // wsroute.channel
+	openName  string
+	open, sub *cell    // {wsroute.channel}
+	routes    sync.Map // route label → *routeInfo
 }
 
-// routeInfo holds, per channel and route, the span name and metric options.
+// routeInfo holds what is computed once per channel and route.
 type routeInfo struct {
-	label    string // the route, or (default), (binary)
-	spanName string
-	attr     attribute.KeyValue    // wsroute.route
-	addOpts  []metric.AddOption    // {wsroute.channel, wsroute.route}
-	recOpts  []metric.RecordOption // the same, for the histogram
-	codes    sync.Map              // code → []metric.AddOption with wsroute.code
+	spanName          string
+	attr              attribute.KeyValue // wsroute.route
+	bytesIn, bytesOut *cell              // {wsroute.channel, wsroute.route}
+	recOpts           []metric.RecordOption
+	codes             sync.Map // code → *cell of wsroute.messages
 }
 
 func (o *observer) channel(name string) *chanInfo {
@@ -175,14 +177,16 @@ func (o *observer) channel(name string) *chanInfo {
 		return v.(*chanInfo)
 	}
 	attr := keyChannel.String(name)
-	ci := &chanInfo{attr: attr, openName: "open " + name, addOpts: addOpts(attribute.NewSet(attr))}
+	set := attribute.NewSet(attr)
+	ci := &chanInfo{attr: attr, openName: "open " + name, open: o.inst.open.cell(set), sub: o.inst.subs.cell(set)}
 	v, _ := o.chans.LoadOrStore(name, ci)
 	return v.(*chanInfo)
 }
 
-// route returns the routeInfo of a route label; known reports whether it
-// existed, for lookups of what clients send, which must not add entries.
-func (ci *chanInfo) route(label string, add bool) *routeInfo {
+// route returns the routeInfo of a route label; with add false it returns
+// nil for a label not seen yet (a lookup of what a client sent must not
+// add entries).
+func (o *observer) route(ci *chanInfo, label string, add bool) *routeInfo {
 	if v, ok := ci.routes.Load(label); ok {
 		return v.(*routeInfo)
 	}
@@ -192,24 +196,22 @@ func (ci *chanInfo) route(label string, add bool) *routeInfo {
 	attr := keyRoute.String(label)
 	set := attribute.NewSet(ci.attr, attr)
 	ri := &routeInfo{
-		label: label, spanName: ci.attr.Value.AsString() + " " + label, attr: attr,
-		addOpts: addOpts(set), recOpts: []metric.RecordOption{metric.WithAttributeSet(set)},
+		spanName: ci.attr.Value.AsString() + " " + label, attr: attr,
+		bytesIn: o.inst.bytesIn.cell(set), bytesOut: o.inst.bytesOut.cell(set),
+		recOpts: []metric.RecordOption{metric.WithAttributeSet(set)},
 	}
 	v, _ := ci.routes.LoadOrStore(label, ri)
 	return v.(*routeInfo)
 }
 
-func (ri *routeInfo) codeOpts(ci *chanInfo, code string) []metric.AddOption {
+// messages returns the wsroute.messages cell of a channel, route and code.
+func (o *observer) messages(ci *chanInfo, ri *routeInfo, code string) *cell {
 	if v, ok := ri.codes.Load(code); ok {
-		return v.([]metric.AddOption)
+		return v.(*cell)
 	}
-	opts := addOpts(attribute.NewSet(ci.attr, ri.attr, keyCode.String(code)))
-	v, _ := ri.codes.LoadOrStore(code, opts)
-	return v.([]metric.AddOption)
-}
-
-func addOpts(set attribute.Set) []metric.AddOption {
-	return []metric.AddOption{metric.WithAttributeSet(set)}
+	cl := o.inst.messages.cell(attribute.NewSet(ci.attr, ri.attr, keyCode.String(code)))
+	v, _ := ri.codes.LoadOrStore(code, cl)
+	return v.(*cell)
 }
 
 // routeLabel bounds MessageInfo.Route: "" is the default handler's (or no
@@ -263,7 +265,7 @@ func (o *observer) onOpen(ctx context.Context, c *wsroute.Channel) {
 	if st == nil {
 		return
 	}
-	o.inst.open.Add(context.Background(), 1, st.ci.addOpts...)
+	st.ci.open.add(1)
 	st.open.End()
 }
 
@@ -282,7 +284,7 @@ func (o *observer) onOpenRefused(ctx context.Context, c *wsroute.Channel, info w
 		name = c.Name()
 	}
 	k := refuseKey{name, info.Code, info.Status}
-	opts, ok := o.refusals.Load(k)
+	v, ok := o.refusals.Load(k)
 	if !ok {
 		kv := []attribute.KeyValue{keyCode.String(info.Code)}
 		if name != "" {
@@ -291,9 +293,9 @@ func (o *observer) onOpenRefused(ctx context.Context, c *wsroute.Channel, info w
 		if info.Status != 0 {
 			kv = append(kv, keyHTTPStatus.Int(info.Status))
 		}
-		opts, _ = o.refusals.LoadOrStore(k, addOpts(attribute.NewSet(kv...)))
+		v, _ = o.refusals.LoadOrStore(k, o.inst.refused.cell(attribute.NewSet(kv...)))
 	}
-	o.inst.refused.Add(context.Background(), 1, opts.([]metric.AddOption)...)
+	v.(*cell).add(1)
 	st := connFrom(ctx)
 	if c == nil || st == nil {
 		return
@@ -317,14 +319,14 @@ type closeKey struct {
 
 func (o *observer) onClose(ctx context.Context, c *wsroute.Channel, info wsroute.CloseInfo) {
 	ci := o.channel(c.Name())
-	o.inst.open.Add(context.Background(), -1, ci.addOpts...)
+	ci.open.add(-1)
 	k := closeKey{c.Name(), closeReason(info.Reason), int(info.Code)}
-	opts, ok := o.closes.Load(k)
+	v, ok := o.closes.Load(k)
 	if !ok {
 		set := attribute.NewSet(ci.attr, keyCloseCode.Int(k.code), keyCloseReason.String(k.reason))
-		opts, _ = o.closes.LoadOrStore(k, addOpts(set))
+		v, _ = o.closes.LoadOrStore(k, o.inst.closes.cell(set))
 	}
-	o.inst.closes.Add(context.Background(), 1, opts.([]metric.AddOption)...)
+	v.(*cell).add(1)
 }
 
 // closeReason bounds CloseInfo.Reason for the wsroute.close.reason
@@ -362,7 +364,7 @@ func (o *observer) startMessage(ctx context.Context, c *wsroute.Channel, m *wsro
 	// The name is final at the end (OnMessage knows the route that took the
 	// frame); here a route already seen names it, what a client sent never.
 	name := st.ci.attr.Value.AsString()
-	if ri := st.ci.route(routeLabel(m.Route(), m.IsBinary()), false); ri != nil {
+	if ri := o.route(st.ci, routeLabel(m.Route(), m.IsBinary()), false); ri != nil {
 		name = ri.spanName
 	}
 	opts := st.rootOpts
@@ -377,17 +379,16 @@ func (o *observer) startMessage(ctx context.Context, c *wsroute.Channel, m *wsro
 
 func (o *observer) onMessage(ctx context.Context, c *wsroute.Channel, info wsroute.MessageInfo) {
 	ci := o.channel(c.Name())
-	ri := ci.route(routeLabel(info.Route, info.Binary), true)
+	ri := o.route(ci, routeLabel(info.Route, info.Binary), true)
 	code := info.Code
 	if code == "" {
 		code = codeOK
 	}
 	// Metrics first: once the span has ended, its metrics are recorded.
-	bg := context.Background()
-	o.inst.messages.Add(ctx, 1, ri.codeOpts(ci, code)...)
+	o.messages(ci, ri, code).add(1)
+	ri.bytesIn.add(int64(info.BytesIn))
+	ri.bytesOut.add(int64(info.BytesOut))
 	o.inst.duration.Record(ctx, info.Duration.Seconds(), ri.recOpts...)
-	o.inst.bytesIn.Add(bg, int64(info.BytesIn), ri.addOpts...)
-	o.inst.bytesOut.Add(bg, int64(info.BytesOut), ri.addOpts...)
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
@@ -409,38 +410,39 @@ func (o *observer) onMessage(ctx context.Context, c *wsroute.Channel, info wsrou
 	span.End()
 }
 
+// topicKey: the cell without a topic (unique per instrument and
+// attributes) and the topic's attribute value.
 type topicKey struct {
-	channel, topic string // channel "" for the event counters
-	origin         string
+	base  *cell
+	topic string
 }
 
-// topicOpts returns base, or the options with the topic attribute added
-// when Config.TopicAttribute names one for topic.
-func (o *observer) topicOpts(base []metric.AddOption, k topicKey, kv ...attribute.KeyValue) []metric.AddOption {
+// topicCell returns base, or the cell of base's attributes kv with
+// messaging.destination.name added when Config.TopicAttribute names one
+// for topic.
+func (o *observer) topicCell(base *cell, c *counter, topic string, kv ...attribute.KeyValue) *cell {
 	if o.topicFn == nil {
 		return base
 	}
-	if k.topic = o.topicFn(k.topic); k.topic == "" {
+	k := topicKey{base, o.topicFn(topic)}
+	if k.topic == "" {
 		return base
 	}
 	if v, ok := o.topics.Load(k); ok {
-		return v.([]metric.AddOption)
+		return v.(*cell)
 	}
-	set := attribute.NewSet(append(kv, keyMsgDest.String(k.topic))...)
-	v, _ := o.topics.LoadOrStore(k, addOpts(set))
-	return v.([]metric.AddOption)
+	v, _ := o.topics.LoadOrStore(k, c.cell(attribute.NewSet(append(kv, keyMsgDest.String(k.topic))...)))
+	return v.(*cell)
 }
 
 func (o *observer) onSubscribe(c *wsroute.Channel, topic string) {
 	ci := o.channel(c.Name())
-	opts := o.topicOpts(ci.addOpts, topicKey{channel: c.Name(), topic: topic}, ci.attr)
-	o.inst.subs.Add(context.Background(), 1, opts...)
+	o.topicCell(ci.sub, o.inst.subs, topic, ci.attr).add(1)
 }
 
 func (o *observer) onUnsubscribe(c *wsroute.Channel, topic string) {
 	ci := o.channel(c.Name())
-	opts := o.topicOpts(ci.addOpts, topicKey{channel: c.Name(), topic: topic}, ci.attr)
-	o.inst.subs.Add(context.Background(), -1, opts...)
+	o.topicCell(ci.sub, o.inst.subs, topic, ci.attr).add(-1)
 }
 
 // injectEnvelope writes the publisher's trace context (the message span of
@@ -463,14 +465,13 @@ func (o *observer) onPublish(ctx context.Context, info wsroute.PublishInfo) {
 		}
 		span.AddEvent("publish", trace.WithAttributes(kv...))
 	}
-	bg := context.Background()
 	if info.Err != nil {
-		o.inst.published.Add(bg, 1, o.topicOpts(o.publishFailed, topicKey{topic: info.Topic, origin: "failed"}, keyErrorType.String("broker"))...)
+		o.topicCell(o.publishFailed, o.inst.published, info.Topic, keyErrorType.String("broker")).add(1)
 	} else {
-		o.inst.published.Add(bg, 1, o.topicOpts(o.noAttrs, topicKey{topic: info.Topic})...)
+		o.topicCell(o.publishedOK, o.inst.published, info.Topic).add(1)
 	}
 	if info.Local > 0 {
-		o.inst.delivered.Add(bg, int64(info.Local), o.topicOpts(o.localOrigin, topicKey{topic: info.Topic, origin: "local"}, keyOrigin.String("local"))...)
+		o.topicCell(o.deliveredLocal, o.inst.delivered, info.Topic, keyOrigin.String("local")).add(int64(info.Local))
 	}
 }
 
@@ -490,53 +491,15 @@ func (o *observer) onDeliver(info wsroute.DeliverInfo) {
 		keyOriginNode.String(info.Node), keyDeliveries.Int(info.Local)))
 	_, span := o.tracer.Start(bg, "deliver "+info.Topic, opts...)
 	if info.Local > 0 {
-		o.inst.delivered.Add(bg, int64(info.Local), o.topicOpts(o.remoteOrigin, topicKey{topic: info.Topic, origin: "remote"}, keyOrigin.String("remote"))...)
+		o.topicCell(o.deliveredRemote, o.inst.delivered, info.Topic, keyOrigin.String("remote")).add(int64(info.Local))
 	}
 	span.End()
 }
 
 func (o *observer) onBrokerError(info wsroute.BrokerErrorInfo) {
-	o.inst.brokerErrors.Add(context.Background(), 1, metric.WithAttributes(keyBrokerOp.String(info.Op)))
-}
-
-// instruments are the metrics; see the package documentation.
-type instruments struct {
-	open, subs                                   metric.Int64UpDownCounter
-	refused, closes, messages, bytesIn, bytesOut metric.Int64Counter
-	published, delivered, brokerErrors           metric.Int64Counter
-	duration                                     metric.Float64Histogram
-}
-
-// durationBuckets (seconds) reach below the semantic conventions' HTTP
-// buckets: most messages take well under a millisecond.
-var durationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
-
-func (in *instruments) init(m metric.Meter) error {
-	var errs []error
-	ud := func(name, unit, desc string) metric.Int64UpDownCounter {
-		c, err := m.Int64UpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return c
+	v, ok := o.brokerOp.Load(info.Op)
+	if !ok {
+		v, _ = o.brokerOp.LoadOrStore(info.Op, o.inst.brokerErrors.cell(attribute.NewSet(keyBrokerOp.String(info.Op))))
 	}
-	ctr := func(name, unit, desc string) metric.Int64Counter {
-		c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return c
-	}
-	in.open = ud("wsroute.channels.open", "{channel}", "Channels open now.")
-	in.subs = ud("wsroute.subscriptions", "{subscription}", "Subscriptions of channels to topics now.")
-	in.refused = ctr("wsroute.opens.refused", "{opening}", "Openings refused.")
-	in.closes = ctr("wsroute.closes", "{channel}", "Channels closed.")
-	in.messages = ctr("wsroute.messages", "{message}", "Inbound frames handled.")
-	in.bytesIn = ctr("wsroute.message.bytes_in", "By", "Bytes of inbound frames handled.")
-	in.bytesOut = ctr("wsroute.message.bytes_out", "By", "Bytes of the replies and error frames queued for them.")
-	in.published = ctr("wsroute.events.published", "{event}", "Router.Publish calls.")
-	in.delivered = ctr("wsroute.events.delivered", "{event}", "Events queued for this node's subscribers.")
-	in.brokerErrors = ctr("wsroute.broker.errors", "{error}", "Failed Broker calls.")
-	var err error
-	in.duration, err = m.Float64Histogram("wsroute.message.duration", metric.WithUnit("s"),
-		metric.WithDescription("Time from an inbound frame's classification to its reply being queued."),
-		metric.WithExplicitBucketBoundaries(durationBuckets...))
-	errs = append(errs, err)
-	return errors.Join(errs...)
+	v.(*cell).add(1)
 }

@@ -127,6 +127,7 @@ type observer struct {
 	// Every key is bounded: channel and route names by registration, codes
 	// by the application's errors, close reasons by closeReason, topics by
 	// Config.TopicAttribute.
+	conns    sync.Map // *wsroute.Channel → *conn, while it is opening or open
 	chans    sync.Map // channel name → *chanInfo
 	closes   sync.Map // closeKey → *cell
 	refusals sync.Map // refuseKey → *cell
@@ -137,22 +138,30 @@ type observer struct {
 	publishedOK, publishFailed, deliveredLocal, deliveredRemote *cell
 }
 
-// ctxKey finds a channel's *conn in its context.
-type ctxKey struct{}
-
-// conn is what the observer keeps for one channel, in its context: it is
-// made by StartOpen, whose context values the channel keeps for its life.
+// conn is what the observer keeps for one channel, from StartOpen to
+// OnOpenRefused or OnClose.
 type conn struct {
-	ci   *chanInfo
-	open trace.Span
-	// rootOpts start a message span as a new root linked to the open span;
-	// childOpts start one under the client's trace context, linked too.
-	rootOpts, childOpts []trace.SpanStartOption
+	ci     *chanInfo
+	open   trace.Span
+	link   trace.Link         // to the open span
+	idAttr attribute.KeyValue // wsroute.channel.id
 }
 
-func connFrom(ctx context.Context) *conn {
-	st, _ := ctx.Value(ctxKey{}).(*conn)
-	return st
+// Message spans start with these options only: no per-message allocation
+// when the span is not sampled. Their link and the channel's attributes
+// are added at the end to those that record. (Samplers see the kind and
+// the name, "<channel> <route>".)
+var (
+	rootOpts  = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithNewRoot()}
+	childOpts = rootOpts[:1]
+)
+
+func (o *observer) conn(c *wsroute.Channel) *conn {
+	if v, ok := o.conns.Load(c); ok {
+		return v.(*conn)
+	}
+	// Not opened under this observer (installed later?): no open span.
+	return &conn{ci: o.channel(c.Name()), idAttr: keyChannelID.String(c.ID())}
 }
 
 // chanInfo holds what is computed once per channel name.
@@ -251,22 +260,16 @@ func (o *observer) startOpen(ctx context.Context, c *wsroute.Channel) context.Co
 	idAttr := keyChannelID.String(c.ID())
 	attrs := append([]attribute.KeyValue{ci.attr, idAttr}, peerAttrs(c.RemoteAddr())...)
 	ctx, span := o.tracer.Start(ctx, ci.openName, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
-	st := &conn{ci: ci, open: span}
-	kind := trace.WithSpanKind(trace.SpanKindServer)
-	links := trace.WithLinks(trace.Link{SpanContext: span.SpanContext()})
-	chAttrs := trace.WithAttributes(ci.attr, idAttr)
-	st.rootOpts = []trace.SpanStartOption{kind, trace.WithNewRoot(), links, chAttrs}
-	st.childOpts = []trace.SpanStartOption{kind, links, chAttrs}
-	return context.WithValue(ctx, ctxKey{}, st)
+	o.conns.Store(c, &conn{ci: ci, open: span, link: trace.Link{SpanContext: span.SpanContext()}, idAttr: idAttr})
+	return ctx
 }
 
-func (o *observer) onOpen(ctx context.Context, c *wsroute.Channel) {
-	st := connFrom(ctx)
-	if st == nil {
-		return
-	}
+func (o *observer) onOpen(_ context.Context, c *wsroute.Channel) {
+	st := o.conn(c)
 	st.ci.open.add(1)
-	st.open.End()
+	if st.open != nil {
+		st.open.End()
+	}
 }
 
 type refuseKey struct {
@@ -278,7 +281,7 @@ type refuseKey struct {
 // the other refusals are expected outcomes) and counts the refusal. An
 // opening refused before its channel existed (c nil: connection limit,
 // handshake, origin) has no span.
-func (o *observer) onOpenRefused(ctx context.Context, c *wsroute.Channel, info wsroute.RefuseInfo) {
+func (o *observer) onOpenRefused(_ context.Context, c *wsroute.Channel, info wsroute.RefuseInfo) {
 	name := ""
 	if c != nil {
 		name = c.Name()
@@ -296,11 +299,15 @@ func (o *observer) onOpenRefused(ctx context.Context, c *wsroute.Channel, info w
 		v, _ = o.refusals.LoadOrStore(k, o.inst.refused.cell(attribute.NewSet(kv...)))
 	}
 	v.(*cell).add(1)
-	st := connFrom(ctx)
-	if c == nil || st == nil {
+	if c == nil {
 		return
 	}
+	st := o.conn(c)
+	o.conns.Delete(c)
 	span := st.open
+	if span == nil {
+		return
+	}
 	span.SetAttributes(keyCode.String(info.Code))
 	if info.Status != 0 {
 		span.SetAttributes(keyHTTPStatus.Int(info.Status))
@@ -317,8 +324,9 @@ type closeKey struct {
 	code            int
 }
 
-func (o *observer) onClose(ctx context.Context, c *wsroute.Channel, info wsroute.CloseInfo) {
-	ci := o.channel(c.Name())
+func (o *observer) onClose(_ context.Context, c *wsroute.Channel, info wsroute.CloseInfo) {
+	ci := o.conn(c).ci
+	o.conns.Delete(c)
 	ci.open.add(-1)
 	k := closeKey{c.Name(), closeReason(info.Reason), int(info.Code)}
 	v, ok := o.closes.Load(k)
@@ -355,22 +363,17 @@ func closeReason(reason string) string {
 // startMessage starts the message span: a new root linked to the open
 // span, or a child of the trace context the client sent in the frame.
 func (o *observer) startMessage(ctx context.Context, c *wsroute.Channel, m *wsroute.Message) context.Context {
-	st := connFrom(ctx)
-	if st == nil { // not opened under this observer; should not happen
-		st = &conn{ci: o.channel(c.Name())}
-		st.rootOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithNewRoot(), trace.WithAttributes(st.ci.attr)}
-		st.childOpts = st.rootOpts[:1]
-	}
+	ci := o.conn(c).ci
 	// The name is final at the end (OnMessage knows the route that took the
 	// frame); here a route already seen names it, what a client sent never.
-	name := st.ci.attr.Value.AsString()
-	if ri := o.route(st.ci, routeLabel(m.Route(), m.IsBinary()), false); ri != nil {
+	name := ci.attr.Value.AsString()
+	if ri := o.route(ci, routeLabel(m.Route(), m.IsBinary()), false); ri != nil {
 		name = ri.spanName
 	}
-	opts := st.rootOpts
+	opts := rootOpts
 	if tc := m.TraceContext(); tc != nil {
 		if pctx := o.prop.Extract(ctx, propagation.MapCarrier(tc)); trace.SpanContextFromContext(pctx).IsRemote() {
-			ctx, opts = pctx, st.childOpts
+			ctx, opts = pctx, childOpts
 		}
 	}
 	ctx, _ = o.tracer.Start(ctx, name, opts...)
@@ -378,7 +381,8 @@ func (o *observer) startMessage(ctx context.Context, c *wsroute.Channel, m *wsro
 }
 
 func (o *observer) onMessage(ctx context.Context, c *wsroute.Channel, info wsroute.MessageInfo) {
-	ci := o.channel(c.Name())
+	st := o.conn(c)
+	ci := st.ci
 	ri := o.route(ci, routeLabel(info.Route, info.Binary), true)
 	code := info.Code
 	if code == "" {
@@ -394,8 +398,11 @@ func (o *observer) onMessage(ctx context.Context, c *wsroute.Channel, info wsrou
 		return
 	}
 	span.SetName(ri.spanName)
-	kv := make([]attribute.KeyValue, 0, 7)
-	kv = append(kv, ri.attr, keyCode.String(code), keyBytesIn.Int(info.BytesIn), keyBytesOut.Int(info.BytesOut))
+	if st.link.SpanContext.IsValid() {
+		span.AddLink(st.link)
+	}
+	kv := make([]attribute.KeyValue, 0, 9)
+	kv = append(kv, ci.attr, st.idAttr, ri.attr, keyCode.String(code), keyBytesIn.Int(info.BytesIn), keyBytesOut.Int(info.BytesOut))
 	if info.Ref != nil {
 		kv = append(kv, keyRef.String(string(info.Ref)))
 	}
@@ -410,8 +417,6 @@ func (o *observer) onMessage(ctx context.Context, c *wsroute.Channel, info wsrou
 	span.End()
 }
 
-// topicKey: the cell without a topic (unique per instrument and
-// attributes) and the topic's attribute value.
 type topicKey struct {
 	base  *cell
 	topic string

@@ -213,5 +213,5 @@ func TestCustomCodec(t *testing.T) {
 	require.NoError(t, err)
 	msg, err := raw.ReceiveMessage(ctx)
 	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(msg.Payload, `v1|{"node":`), "on the wire: %s", msg.Payload)
+	assert.True(t, strings.HasPrefix(msg.Payload, `v1|{"v":1,"node":`), "on the wire: %s", msg.Payload)
 }

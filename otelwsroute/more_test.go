@@ -132,3 +132,27 @@ func TestGlobalDefaults(t *testing.T) {
 	assert.Equal(t, `{"action":"x"}`, string(got))
 	require.NoError(t, c.Close(1000, ""))
 }
+
+// TestCloseWhileOpening: a channel its middleware closes while it opens
+// still ends its open span and is counted open, then closed.
+func TestCloseWhileOpening(t *testing.T) {
+	tl := newTel(t, otelwsroute.Config{})
+	r := newRouter(t, wsroute.Options{Observer: tl.obs})
+	r.Channel("/c", wsroute.ChannelConfig{Public: true, Middleware: []wsroute.Middleware{
+		func(next wsroute.Handler) wsroute.Handler {
+			return wsroute.HandlerFunc(func(ctx context.Context, c *wsroute.Channel, m *wsroute.Message) error {
+				if m.IsOpen() {
+					c.Close(4000, "go away")
+				}
+				return next.Handle(ctx, c, m)
+			})
+		},
+	}})
+	c := wsroutetest.MustDial(t, r, "/c", nil)
+	require.Error(t, c.Wait(t.Context()))
+	assert.Len(t, tl.ended("open /c"), 1)
+	rm := tl.collect(t)
+	assert.Equal(t, map[string]int64{"wsroute.channel=/c": 0}, points(t, rm, "wsroute.channels.open"))
+	assert.Equal(t, map[string]int64{"wsroute.channel=/c,wsroute.close.code=4000,wsroute.close.reason=other": 1},
+		points(t, rm, "wsroute.closes"))
+}

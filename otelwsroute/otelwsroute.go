@@ -75,6 +75,14 @@ const (
 // next to others with wsroute.JoinObservers. It fails only when an
 // instrument cannot be created.
 func New(cfg Config) (*wsroute.Observer, error) {
+	o, err := newObserver(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return o.hooks(), nil
+}
+
+func newObserver(cfg Config) (*observer, error) {
 	tp := cfg.TracerProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
@@ -100,6 +108,11 @@ func New(cfg Config) (*wsroute.Observer, error) {
 	o.publishFailed = o.inst.published.cell(attribute.NewSet(keyErrorType.String("broker")))
 	o.deliveredLocal = o.inst.delivered.cell(attribute.NewSet(keyOrigin.String("local")))
 	o.deliveredRemote = o.inst.delivered.cell(attribute.NewSet(keyOrigin.String("remote")))
+	return o, nil
+}
+
+// hooks returns the Observer whose functions are o's methods.
+func (o *observer) hooks() *wsroute.Observer {
 	return &wsroute.Observer{
 		StartOpen:      o.startOpen,
 		OnOpen:         o.onOpen,
@@ -113,7 +126,7 @@ func New(cfg Config) (*wsroute.Observer, error) {
 		OnPublish:      o.onPublish,
 		OnDeliver:      o.onDeliver,
 		OnBrokerError:  o.onBrokerError,
-	}, nil
+	}
 }
 
 // observer holds what New built; its methods are the Observer's functions.

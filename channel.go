@@ -44,7 +44,7 @@ type Channel struct {
 	locals  map[any]any // Local values by key
 
 	state     atomic.Uint32  // a chanState; changed under mu by end and finish only
-	opened    bool           // upgraded (and registered, unless closed while opening); written by serve, read by finish on the same goroutine
+	opened    bool           // upgraded and registered; written by serve, read by finish on the same goroutine
 	connected bool           // OnConnect returned nil; likewise
 	limiter   limiter        // the rate limits' buckets and flood counter
 	writes    writeWatch     // WriteTimeout

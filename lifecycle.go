@@ -73,12 +73,6 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 		r.register(c)
 		c.opened = true
 		c.connect(ctx)
-	} else {
-		// Closed while opening, after the upgrade: the observer, which saw
-		// StartOpen, sees the channel open and close at once (OnConnect and
-		// OnDisconnect do not run), so that what StartOpen began ends.
-		c.opened = true
-		r.obs.open(ctx, c)
 	}
 	if hook != nil {
 		hook.Channel = c

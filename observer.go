@@ -32,8 +32,7 @@ type Observer struct {
 	// handshake and origin checks, with the request's context.
 	StartOpen func(ctx context.Context, c *Channel) context.Context
 	// OnOpen is called when a channel has been upgraded, before OnConnect,
-	// with StartOpen's context — also for a channel closed while it was
-	// opening, which OnConnect never sees and OnClose follows at once.
+	// with StartOpen's context.
 	OnOpen func(ctx context.Context, c *Channel)
 	// OnOpenRefused is called when an opening that StartOpen saw is refused
 	// (401, 403, 503, or a failed upgrade), with StartOpen's context.

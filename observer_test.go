@@ -364,29 +364,3 @@ func TestEnvelopeVersions(t *testing.T) {
 	_, err = codec.Decode([]byte(`{"v":2,"node":"n9","topic":"t","data":1}`))
 	require.ErrorContains(t, err, "envelope version 2 is newer")
 }
-
-// TestObserverCloseWhileOpening: a channel closed while it was opening
-// (here by its middleware) is upgraded and closed at once: the observer,
-// which saw StartOpen, is told OnOpen and OnClose (with the close's info),
-// so that what StartOpen began ends; OnConnect and OnDisconnect do not run.
-func TestObserverCloseWhileOpening(t *testing.T) {
-	var ev events
-	var closed []wsroute.CloseInfo
-	obs := ev.observer("")
-	onClose := obs.OnClose
-	obs.OnClose = func(ctx context.Context, c *wsroute.Channel, info wsroute.CloseInfo) {
-		closed = append(closed, info)
-		onClose(ctx, c, info)
-	}
-	var cb callbacks
-	r := newRouter(t, wsroute.Options{Observer: obs})
-	r.Channel("/c", cb.config(wsroute.ChannelConfig{Public: true, Middleware: openHook(func(_ context.Context, c *wsroute.Channel) {
-		c.Close(4000, "go away")
-	})}))
-	c := wsroutetest.MustDial(t, r, "/c", nil)
-	require.Error(t, c.Wait(t.Context()))
-	assert.Equal(t, []string{"startOpen", "open", "close"}, ev.get())
-	assert.Equal(t, []wsroute.CloseInfo{{Code: 4000, Reason: "go away"}}, closed)
-	assert.Zero(t, cb.connects.Load())
-	assert.Zero(t, cb.disconnects.Load())
-}

@@ -133,8 +133,10 @@ func TestGlobalDefaults(t *testing.T) {
 	require.NoError(t, c.Close(1000, ""))
 }
 
-// TestCloseWhileOpening: a channel its middleware closes while it opens
-// still ends its open span and is counted open, then closed.
+// TestCloseWhileOpening: a channel its middleware closes while it opens is
+// upgraded and closed at once, without OnOpen or OnOpenRefused (OnConnect
+// never runs): its open span still ends, marked, and it is not counted
+// open.
 func TestCloseWhileOpening(t *testing.T) {
 	tl := newTel(t, otelwsroute.Config{})
 	r := newRouter(t, wsroute.Options{Observer: tl.obs})
@@ -150,9 +152,10 @@ func TestCloseWhileOpening(t *testing.T) {
 	}})
 	c := wsroutetest.MustDial(t, r, "/c", nil)
 	require.Error(t, c.Wait(t.Context()))
-	assert.Len(t, tl.ended("open /c"), 1)
+	open := tl.waitEnded(t, "open /c", 1)[0]
+	require.Len(t, open.Events(), 1)
+	assert.Equal(t, "closed while opening", open.Events()[0].Name)
 	rm := tl.collect(t)
-	assert.Equal(t, map[string]int64{"wsroute.channel=/c": 0}, points(t, rm, "wsroute.channels.open"))
-	assert.Equal(t, map[string]int64{"wsroute.channel=/c,wsroute.close.code=4000,wsroute.close.reason=other": 1},
-		points(t, rm, "wsroute.closes"))
+	assert.Empty(t, points(t, rm, "wsroute.channels.open"))
+	assert.Empty(t, points(t, rm, "wsroute.closes"))
 }

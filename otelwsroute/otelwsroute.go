@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wsroute/wsroute"
 	"go.opentelemetry.io/otel"
@@ -158,6 +159,19 @@ type conn struct {
 	open   trace.Span
 	link   trace.Link         // to the open span
 	idAttr attribute.KeyValue // wsroute.channel.id
+	// ended is set by whichever ends the open span: OnOpen, OnOpenRefused,
+	// or the end of the channel's context for a channel closed while it was
+	// opening (which gets neither); stop cancels the latter.
+	ended atomic.Bool
+	stop  func() bool
+}
+
+// endOpen reports whether the caller is the one to end the open span.
+func (st *conn) endOpen() bool {
+	if st.stop != nil {
+		st.stop()
+	}
+	return st.open != nil && st.ended.CompareAndSwap(false, true)
 }
 
 // Message spans start with these options only: no per-message allocation
@@ -273,14 +287,24 @@ func (o *observer) startOpen(ctx context.Context, c *wsroute.Channel) context.Co
 	idAttr := keyChannelID.String(c.ID())
 	attrs := append([]attribute.KeyValue{ci.attr, idAttr}, peerAttrs(c.RemoteAddr())...)
 	ctx, span := o.tracer.Start(ctx, ci.openName, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
-	o.conns.Store(c, &conn{ci: ci, open: span, link: trace.Link{SpanContext: span.SpanContext()}, idAttr: idAttr})
+	st := &conn{ci: ci, open: span, link: trace.Link{SpanContext: span.SpanContext()}, idAttr: idAttr}
+	o.conns.Store(c, st)
+	// A channel closed while it opens (by its middleware, Router.Shutdown,
+	// CloseWhere) ends without OnOpen or OnOpenRefused; its context ends.
+	st.stop = context.AfterFunc(c.Context(), func() {
+		if st.ended.CompareAndSwap(false, true) {
+			o.conns.CompareAndDelete(c, st)
+			span.AddEvent("closed while opening")
+			span.End()
+		}
+	})
 	return ctx
 }
 
 func (o *observer) onOpen(_ context.Context, c *wsroute.Channel) {
 	st := o.conn(c)
 	st.ci.open.add(1)
-	if st.open != nil {
+	if st.endOpen() {
 		st.open.End()
 	}
 }
@@ -317,10 +341,10 @@ func (o *observer) onOpenRefused(_ context.Context, c *wsroute.Channel, info wsr
 	}
 	st := o.conn(c)
 	o.conns.Delete(c)
-	span := st.open
-	if span == nil {
+	if !st.endOpen() {
 		return
 	}
+	span := st.open
 	span.SetAttributes(keyCode.String(info.Code))
 	if info.Status != 0 {
 		span.SetAttributes(keyHTTPStatus.Int(info.Status))

@@ -438,8 +438,8 @@ func (o *observer) onMessage(ctx context.Context, c *wsroute.Channel, info wsrou
 	if st.link.SpanContext.IsValid() {
 		span.AddLink(st.link)
 	}
-	kv := make([]attribute.KeyValue, 0, 9)
-	kv = append(kv, ci.attr, st.idAttr, ri.attr, keyCode.String(code), keyBytesIn.Int(info.BytesIn), keyBytesOut.Int(info.BytesOut))
+	kvp := kvPool.Get().(*[]attribute.KeyValue)
+	kv := append((*kvp)[:0], ci.attr, st.idAttr, ri.attr, keyCode.String(code), keyBytesIn.Int(info.BytesIn), keyBytesOut.Int(info.BytesOut))
 	if info.Ref != nil {
 		kv = append(kv, keyRef.String(string(info.Ref)))
 	}
@@ -450,9 +450,15 @@ func (o *observer) onMessage(ctx context.Context, c *wsroute.Channel, info wsrou
 		kv = append(kv, keyErrorType.String(code))
 		span.SetStatus(codes.Error, code)
 	}
-	span.SetAttributes(kv...)
+	span.SetAttributes(kv...) // copied: kv goes back to the pool
+	clear(kv)
+	*kvp = kv[:0]
+	kvPool.Put(kvp)
 	span.End()
 }
+
+// kvPool recycles the attribute lists of message spans.
+var kvPool = sync.Pool{New: func() any { kv := make([]attribute.KeyValue, 0, 9); return &kv }}
 
 type topicKey struct {
 	base  *cell

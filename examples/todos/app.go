@@ -59,11 +59,21 @@ type app struct {
 // It opens no socket, so tests can use it without a network.
 // broker is nil for the default, an in-memory broker of this process alone.
 func newApp(logger *slog.Logger, broker wsroute.Broker) (*app, http.Handler) {
+	return newAppWith(logger, broker, nil)
+}
+
+// newAppWith is newApp with the OpenTelemetry wiring of -metrics and -otlp:
+// tel's observer joins the logging one, and its /metrics handler is served.
+func newAppWith(logger *slog.Logger, broker wsroute.Broker, tel *telemetry) (*app, http.Handler) {
 	a := &app{store: newStore(), log: logger}
+	obs := observer(logger)
+	if tel != nil && tel.observer != nil {
+		obs = wsroute.JoinObservers(obs, tel.observer)
+	}
 	a.router = wsroute.New(wsroute.Options{
 		Broker:   broker,
 		Logger:   logger,
-		Observer: observer(logger),
+		Observer: obs,
 		// The default authenticator of both channels: a valid token from
 		// "Authorization: Bearer" or "?token=" sets the session; an unknown
 		// one is logged at debug level and ignored, so each channel's own
@@ -84,6 +94,9 @@ func newApp(logger *slog.Logger, broker wsroute.Broker) (*app, http.Handler) {
 	mux.Handle("/todos", a.router)
 	mux.Handle("/admin", a.router)
 	mux.Handle("GET /asyncapi.json", wsroute.AsyncAPIHandler(a.router, apiInfo))
+	if tel != nil && tel.metrics != nil {
+		mux.Handle("GET /metrics", tel.metrics)
+	}
 	return a, mux
 }
 

@@ -19,6 +19,11 @@
 // -redis-addr and -nats-url default to the local servers
 // (127.0.0.1:6379, nats://127.0.0.1:4222); -broker memory (the default)
 // needs nothing.
+//
+// Observability (otelwsroute): -metrics serves OpenTelemetry metrics at
+// /metrics in the Prometheus text format; -otlp http://127.0.0.1:4318/v1/traces
+// sends a span per opening, message and delivery to an OTLP/HTTP collector,
+// and the logs then carry trace_id and span_id.
 package main
 
 import (
@@ -59,19 +64,32 @@ func main() {
 	brokerName := flag.String("broker", "memory", "how todos events reach other instances: memory (this process only), redis or nats")
 	redisAddr := flag.String("redis-addr", "127.0.0.1:6379", "Redis address for -broker redis")
 	natsURL := flag.String("nats-url", "nats://127.0.0.1:4222", "NATS URL for -broker nats")
+	metrics := flag.Bool("metrics", false, "serve OpenTelemetry metrics at /metrics (Prometheus text format)")
+	otlp := flag.String("otlp", "", "send traces to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318/v1/traces")
 	flag.Parse()
 
 	level := slog.LevelInfo
 	if *debug {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	tel, err := newTelemetry(context.Background(), *metrics, *otlp)
+	if err != nil {
+		slog.Error("todos: telemetry", "err", err)
+		os.Exit(2)
+	}
+	logger := slog.New(tel.logHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	broker, err := newBroker(*brokerName, *redisAddr, *natsURL, logger)
 	if err != nil {
 		logger.Error("todos: broker", "err", err)
 		os.Exit(2)
 	}
-	if err := run(*addr, logger, broker); err != nil {
+	err = run(*addr, logger, broker, tel)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if terr := tel.close(ctx); terr != nil { // flush the last spans
+		logger.Warn("todos: telemetry shutdown", "err", terr)
+	}
+	if err != nil {
 		logger.Error("todos stopped", "err", err)
 		os.Exit(1)
 	}
@@ -81,7 +99,7 @@ func main() {
 // server and the Router down together, within the Router's
 // Options.ShutdownTimeout (10 s): running handlers and open requests finish,
 // WebSockets get a 1001 close frame.
-func run(addr string, logger *slog.Logger, broker wsroute.Broker) error {
+func run(addr string, logger *slog.Logger, broker wsroute.Broker, tel *telemetry) error {
 	signalled, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Serve until a signal, logging the shutdown before it begins.
@@ -97,7 +115,7 @@ func run(addr string, logger *slog.Logger, broker wsroute.Broker) error {
 		cancel()
 	}()
 
-	a, handler := newApp(logger, broker)
+	a, handler := newAppWith(logger, broker, tel)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

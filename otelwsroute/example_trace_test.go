@@ -149,7 +149,7 @@ func render(byNode map[string][]sdktrace.ReadOnlySpan, labels map[string]string)
 			case "wsroute.channel.id", "network.peer.address", "network.peer.port", "wsroute.origin.node":
 				continue // differ on every run
 			}
-			attrs = append(attrs, fmt.Sprintf("%s=%s", kv.Key, kv.Value.Emit()))
+			attrs = append(attrs, fmt.Sprintf("%s=%s", kv.Key, kv.Value.String()))
 		}
 		sort.Strings(attrs)
 		if len(attrs) > 0 {
@@ -158,7 +158,7 @@ func render(byNode map[string][]sdktrace.ReadOnlySpan, labels map[string]string)
 		for _, e := range s.Events() {
 			var ea []string
 			for _, kv := range e.Attributes {
-				ea = append(ea, fmt.Sprintf("%s=%s", kv.Key, kv.Value.Emit()))
+				ea = append(ea, fmt.Sprintf("%s=%s", kv.Key, kv.Value.String()))
 			}
 			sort.Strings(ea)
 			fmt.Fprintf(&b, "    event   %s %s\n", e.Name, strings.Join(ea, " "))

@@ -138,6 +138,17 @@ var (
 )
 
 // toError converts any handler error to the *Error a client sees.
+// ErrorCode returns the code a client is sent for err, as the message
+// lifecycle decides it: "" for nil and ErrNoReply, the code of an *Error in
+// err's chain, else CodeInternal. Middleware uses it to see the outcome of
+// the stages it wraps (a tracing middleware sets its span's status by it).
+func ErrorCode(err error) string {
+	if err == nil || errors.Is(err, ErrNoReply) {
+		return ""
+	}
+	return toError(err).Code
+}
+
 func toError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {

@@ -114,6 +114,12 @@ func (m *Message) TraceContext() map[string]string {
 	return nil
 }
 
+// Reply returns the reply frame the stages prepared, or nil when there is
+// none (yet, or at all: an ack-less handler, the default handler returning
+// nothing, an error). Middleware sees it after the stages it wraps
+// returned; it is sent once the outermost one returns nil.
+func (m *Message) Reply() json.RawMessage { return m.reply }
+
 // routeRaw returns the route key's raw value when it is a string, for echoing.
 func (m *Message) routeRaw() []byte {
 	if m.f.Route.Found && !m.f.Route.Dup && m.f.Route.Kind == frame.String {

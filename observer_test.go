@@ -364,3 +364,47 @@ func TestEnvelopeVersions(t *testing.T) {
 	_, err = codec.Decode([]byte(`{"v":2,"node":"n9","topic":"t","data":1}`))
 	require.ErrorContains(t, err, "envelope version 2 is newer")
 }
+
+// TestMiddlewareSeesOutcome: middleware learns the code of the stages it
+// wraps (ErrorCode) and whether they prepared a reply (Message.Reply).
+func TestMiddlewareSeesOutcome(t *testing.T) {
+	r := newRouter(t, wsroute.Options{})
+	type outcome struct {
+		code  string
+		reply string
+	}
+	var mu sync.Mutex
+	var seen []outcome
+	ch := r.Channel("/c", wsroute.ChannelConfig{Public: true,
+		Middleware: []wsroute.Middleware{func(next wsroute.Handler) wsroute.Handler {
+			return wsroute.HandlerFunc(func(ctx context.Context, c *wsroute.Channel, m *wsroute.Message) error {
+				err := next.Handle(ctx, c, m)
+				if !m.IsOpen() {
+					mu.Lock()
+					seen = append(seen, outcome{wsroute.ErrorCode(err), string(m.Reply())})
+					mu.Unlock()
+				}
+				return err
+			})
+		}}})
+	wsroute.Handle(ch, "ok", func(context.Context, *wsroute.Channel, struct{}) (string, error) { return "yes", nil },
+		wsroute.RouteConfig{Public: true})
+	wsroute.Handle(ch, "no", func(context.Context, *wsroute.Channel, struct{}) (any, error) {
+		return nil, wsroute.NewError(wsroute.CodeForbidden, "no")
+	}, wsroute.RouteConfig{Public: true})
+	wsroute.Handle(ch, "boom", func(context.Context, *wsroute.Channel, struct{}) (any, error) {
+		return nil, errors.New("db down")
+	}, wsroute.RouteConfig{Public: true})
+	wsroute.Handle(ch, "quiet", func(context.Context, *wsroute.Channel, struct{}) (any, error) {
+		return nil, wsroute.ErrNoReply
+	}, wsroute.RouteConfig{Public: true})
+	exchange(t, wsroutetest.MustDial(t, r, "/c", nil), `{"action":"ok","ref":1}`, `{"action":"no"}`, `{"action":"boom"}`, `{"action":"quiet"}`)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []outcome{
+		{"", `{"action":"ok","ref":1,"result":"yes"}`},
+		{wsroute.CodeForbidden, ""},
+		{wsroute.CodeInternal, ""},
+		{"", ""},
+	}, seen)
+}

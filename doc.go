@@ -93,6 +93,21 @@
 // TypeScript client in the repository's client/ folder generates typed
 // bindings from that document.
 //
+// # Observability
+//
+// An Observer is told what happens on a Router: openings (and refusals),
+// every handled message with its route, error code, ref, sizes and
+// duration, closes, subscriptions, publishes, deliveries from other nodes
+// and broker errors. StartOpen and StartMessage return the context the open
+// lifecycle and a message's pipeline run under, so a tracing adapter's span
+// is the parent of what the handler does and logs; InjectEnvelope puts trace
+// context in Envelope.Headers, which other nodes' OnDeliver receive.
+// JoinObservers composes observers; an unset callback costs nothing.
+// Middleware sees the outcome of the stages it wraps with ErrorCode and
+// Message.Reply. ChannelConfig.TraceKey lets a client send trace context in
+// a frame. Module github.com/wsroute/wsroute/otelwsroute builds
+// OpenTelemetry traces, metrics and logs on this seam.
+//
 // # Testing
 //
 // Package wsroutetest opens channels on a Router in memory, through the same

@@ -46,6 +46,8 @@ type Channel struct {
 	state     atomic.Uint32  // a chanState; changed under mu by end and finish only
 	opened    bool           // upgraded and registered; written by serve, read by finish on the same goroutine
 	connected bool           // OnConnect returned nil; likewise
+	detached  bool           // runs one event of a detached lifecycle (detached.go); set before it is shared
+	suspended bool           // a detached channel let go after its event, without its close lifecycle
 	limiter   limiter        // the rate limits' buckets and flood counter
 	writes    writeWatch     // WriteTimeout
 	tasks     sync.WaitGroup // workers, the writer and timer callbacks; finish waits for them

@@ -31,21 +31,32 @@ import (
 // channel's own goroutine until it closes.
 func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 	r := cr.router
+	job := detachedFrom(req.Context()) // a detached lifecycle (detached.go): no socket
 	if e := r.reserve(); e != nil {
 		r.refuseEarly(w, req, http.StatusServiceUnavailable, e)
 		return
 	}
-	if status, e := checkHandshake(w, req); e != nil {
-		r.unreserve()
-		r.refuseEarly(w, req, status, e)
-		return
-	}
-	if e := r.checkOrigin(req); e != nil {
-		r.unreserve()
-		r.refuseEarly(w, req, http.StatusForbidden, e)
-		return
+	if job == nil { // a gateway did the handshake of a detached channel
+		if status, e := checkHandshake(w, req); e != nil {
+			r.unreserve()
+			r.refuseEarly(w, req, status, e)
+			return
+		}
+		if e := r.checkOrigin(req); e != nil {
+			r.unreserve()
+			r.refuseEarly(w, req, http.StatusForbidden, e)
+			return
+		}
 	}
 	c := newChannel(cr, req)
+	if job != nil {
+		c.detached = true
+		if job.resume != nil { // the open lifecycle ran at an earlier event
+			cr.resume(c, job)
+			return
+		}
+		c.id = job.id
+	}
 	ctx := r.obs.startOpen(req.Context(), c) // the open lifecycle's context
 	if !r.track(c) {
 		c.refuse(ctx, w, errShuttingDown)
@@ -80,6 +91,10 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 		hook.Settle = r.settle
 		hook.RefKey = cr.cfg.RefKey
 		close(hook.Opened)
+		if job != nil {
+			job.opened(c)
+			return
+		}
 		c.read() // in memory the request lasts the channel's life: wsroutetest waits on it
 		return
 	}
@@ -220,6 +235,9 @@ func (c *Channel) connect(ctx context.Context) {
 		}
 	}
 	c.connected = true
+	if c.detached { // the gateway keeps the connection; nothing runs between events
+		return
+	}
 	c.startHeartbeat()
 	c.startFirstTimer()
 }
@@ -356,7 +374,7 @@ func (c *Channel) run(ctx context.Context, rt *route, m *Message) (err error) {
 // for a channel whose OnConnect succeeded, then the observer for every
 // channel that was upgraded.
 func (c *Channel) disconnect(info CloseInfo) {
-	if !c.opened {
+	if !c.opened || c.suspended {
 		return
 	}
 	if fn := c.route.cfg.OnDisconnect; fn != nil && c.connected {

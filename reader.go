@@ -32,18 +32,24 @@ func (c *Channel) read() {
 			c.finish()
 			return
 		}
-		switch {
-		case typ != websocket.MessageText && c.route.binary != nil:
-			c.deliver(inFrame{data: data, binary: true}, true)
-		case typ != websocket.MessageText:
-			c.deliver(inFrame{}, false)
-			c.Close(websocket.StatusPolicyViolation, ReasonBinary)
-		case !utf8.Valid(data):
-			c.deliver(inFrame{}, false)
-			c.Close(websocket.StatusInvalidFramePayloadData, ReasonInvalidUTF8)
-		default:
-			c.deliver(inFrame{data: data}, true)
-		}
+		c.take(typ, data)
+	}
+}
+
+// take checks a frame read — binary frames go to the binary handler or
+// close with 1008, text must be UTF-8 or closes with 1007 — and delivers it.
+func (c *Channel) take(typ websocket.MessageType, data []byte) {
+	switch {
+	case typ != websocket.MessageText && c.route.binary != nil:
+		c.deliver(inFrame{data: data, binary: true}, true)
+	case typ != websocket.MessageText:
+		c.deliver(inFrame{}, false)
+		c.Close(websocket.StatusPolicyViolation, ReasonBinary)
+	case !utf8.Valid(data):
+		c.deliver(inFrame{}, false)
+		c.Close(websocket.StatusInvalidFramePayloadData, ReasonInvalidUTF8)
+	default:
+		c.deliver(inFrame{data: data}, true)
 	}
 }
 

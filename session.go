@@ -1,6 +1,7 @@
 package wsroute
 
 import (
+	"encoding/json"
 	"reflect"
 	"time"
 
@@ -114,6 +115,12 @@ func SessionAs[T any](c *Channel) (v T, ok bool) {
 	if !s.valid() && (s == nil || s.value == nil || c.state.Load() != stateClosed) {
 		return v, false
 	}
+	if raw, stored := s.value.(storedSession); stored { // a detached channel's (detached.go)
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return v, false
+		}
+		return v, true
+	}
 	v, ok = s.value.(T)
 	return v, ok
 }
@@ -137,7 +144,7 @@ func isNil(v any) bool {
 // sessMu must be held, so the timer always belongs to the session stored
 // last.
 func (c *Channel) armExpiryLocked(s *session) {
-	if c.route.cfg.Public {
+	if c.route.cfg.Public || c.detached { // detached: found expired at the next event
 		return
 	}
 	c.mu.Lock()

@@ -91,6 +91,9 @@ func (c *Channel) Subscribe(name string) error {
 	if err := checkTopic(name); err != nil {
 		return err
 	}
+	if c.detached {
+		return c.subscribeDetached(name)
+	}
 	h := &c.router.hub
 	sh := h.shard(name)
 	sh.mu.Lock()
@@ -257,6 +260,10 @@ func (c *Channel) Topics() []string {
 
 // remove takes c off topic.
 func (h *hub) remove(c *Channel, name string) {
+	if c.detached {
+		c.unsubscribeDetached(name)
+		return
+	}
 	sh := h.shard(name)
 	sh.mu.Lock()
 	removed := h.removeLocked(sh, c, name)
@@ -269,6 +276,9 @@ func (h *hub) remove(c *Channel, name string) {
 // drop takes c off every topic; the close path calls it. It never waits
 // for the broker.
 func (h *hub) drop(c *Channel) {
+	if c.suspended { // its subscriptions live on in the store
+		return
+	}
 	c.topicsMu.Lock()
 	names := make([]string, 0, len(c.topics))
 	for name := range c.topics {
@@ -352,12 +362,7 @@ func (h *hub) deliver(name string, data json.RawMessage, exclude string) int {
 		sh.mu.RUnlock()
 		return 0
 	}
-	b := make([]byte, 0, len(name)+len(data)+20)
-	b = append(b, `{"topic":`...)
-	b = frame.AppendString(b, name) // a JSON string, whatever the topic holds
-	b = append(b, `,"data":`...)
-	b = append(b, data...)
-	b = append(b, '}')
+	b := EventFrame(name, data)
 	n := 0
 	writers := writerLists.Get().(*[]*Channel)
 	for c := range t.subs {
@@ -405,4 +410,53 @@ func (h *hub) close(wait bool) error {
 	}
 	h.detach.Do(func() { h.detachErr = h.broker.Detach(h.r.node) })
 	return h.detachErr
+}
+
+// subscribeDetached subscribes a detached channel: its subscriptions are
+// part of its ChannelState, which the serverless adapter indexes by topic;
+// the hub of this process does not hold it.
+func (c *Channel) subscribeDetached(name string) error {
+	if err := c.subscribable(); err != nil {
+		return err
+	}
+	c.topicsMu.Lock()
+	_, already := c.topics[name]
+	if !already {
+		if max := c.limits.MaxTopics; max > 0 && len(c.topics) >= max {
+			c.topicsMu.Unlock()
+			return ErrTooManyTopics
+		}
+		if c.topics == nil {
+			c.topics = make(map[string]struct{})
+		}
+		c.topics[name] = struct{}{}
+	}
+	c.topicsMu.Unlock()
+	if !already {
+		c.router.obs.subscribed(c, name)
+	}
+	return nil
+}
+
+// unsubscribeDetached is subscribeDetached's undo.
+func (c *Channel) unsubscribeDetached(name string) {
+	c.topicsMu.Lock()
+	_, ok := c.topics[name]
+	delete(c.topics, name)
+	c.topicsMu.Unlock()
+	if ok {
+		c.router.obs.unsubscribed(c, name)
+	}
+}
+
+// EventFrame returns the frame of a topic event, {"topic":topic,"data":data},
+// as Router.Publish sends it: for an adapter that delivers events itself
+// (the serverless adapter posts it to each subscriber's connection).
+func EventFrame(topic string, data json.RawMessage) []byte {
+	b := make([]byte, 0, len(topic)+len(data)+20)
+	b = append(b, `{"topic":`...)
+	b = frame.AppendString(b, topic) // a JSON string, whatever the topic holds
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	return append(b, '}')
 }

@@ -96,17 +96,18 @@ func requireConsistent(t *testing.T, s serverless.ChannelStore, ids []string) {
 	}
 }
 
-// deleteAll deletes ids and requires the store empty afterwards.
-func deleteAll(t *testing.T, cfg Config, s serverless.ChannelStore, ids []string) {
+// deleteAll deletes ids through the peer and requires the store empty
+// afterwards.
+func deleteAll(t *testing.T, cfg Config, stores [2]serverless.ChannelStore, ids []string) {
 	t.Helper()
 	for _, id := range ids {
-		_, _, err := s.Delete(t.Context(), id)
+		_, _, err := stores[1].Delete(t.Context(), id)
 		require.NoError(t, err)
 	}
 	for _, topic := range pool {
-		assert.Empty(t, subscribers(t, s, topic), "a subscriber without a record, of %s", topic)
+		assert.Empty(t, subscribers(t, stores[0], topic), "a subscriber without a record, of %s", topic)
 	}
-	requireEmpty(t, cfg, s)
+	requireEmpty(t, cfg, stores[0])
 }
 
 // testConcurrentDistinctIDs: two instances each change their own
@@ -159,7 +160,7 @@ func testConcurrentDistinctIDs(t *testing.T, cfg Config) {
 		}
 	}
 	requireConsistent(t, stores[1], all)
-	deleteAll(t, cfg, stores[1], all)
+	deleteAll(t, cfg, stores, all)
 }
 
 // testConcurrentSameIDs: two instances change the same connections at
@@ -187,7 +188,7 @@ func testConcurrentSameIDs(t *testing.T, cfg Config) {
 	}
 	requireConsistent(t, stores[0], ids)
 	requireConsistent(t, stores[1], ids)
-	deleteAll(t, cfg, stores[0], ids)
+	deleteAll(t, cfg, stores, ids)
 }
 
 // race runs f and g at once, as two instances would, and waits for both.

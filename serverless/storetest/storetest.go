@@ -47,9 +47,10 @@ type Config struct {
 	// bubble and wait on its fake clock. Otherwise they wait for real:
 	// records expire after ShortTTL, polled for at most 5 s.
 	Synctest bool
-	// Leftovers, if set, describes what the store still holds (Redis keys
-	// of its namespace, say): after every connection was deleted it must
-	// return nothing, so an index that keeps empty topics fails.
+	// Leftovers, if set, describes what s, a store New returned, still
+	// holds (the Redis keys of its namespace, say): after every connection
+	// was deleted or expired it must return nothing, so an index that keeps
+	// empty topics, or expired records, fails.
 	Leftovers func(t *testing.T, s serverless.ChannelStore) []string
 }
 

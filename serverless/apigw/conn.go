@@ -26,7 +26,8 @@ type conn struct {
 	userAgent   string
 	connectedAt time.Time
 	frames      *frameScanner
-	ws          *websocket.Conn
+	ws          *websocket.Conn // set before ready is closed; nil if the upgrade failed
+	ready       chan struct{}
 	queue       chan inbound // closed by the reader when it ends
 
 	lastActive atomic.Int64 // unix nanos of the last message either way
@@ -69,6 +70,12 @@ func (c *conn) event(routeKey, eventType string) events.APIGatewayWebsocketProxy
 	}
 }
 
+// socket waits for the upgrade and returns the socket, nil if it failed.
+func (c *conn) socket() *websocket.Conn {
+	<-c.ready
+	return c.ws
+}
+
 func (c *conn) touch() { c.lastActive.Store(time.Now().UnixNano()) }
 
 // setClose records why the connection ended; the first call wins.
@@ -83,7 +90,11 @@ func (c *conn) setClose(code websocket.StatusCode, reason string) {
 func (c *conn) closeAsync(code websocket.StatusCode, reason string) {
 	c.setClose(code, reason)
 	c.e.forget(c)
-	c.e.wg.Go(func() { _ = c.ws.Close(code, reason) })
+	c.e.wg.Go(func() {
+		if ws := c.socket(); ws != nil {
+			_ = ws.Close(code, reason)
+		}
+	})
 }
 
 // errTooBig is a client message over MaxMessage or a frame over MaxFrame.
@@ -227,13 +238,17 @@ const writeTimeout = 10 * time.Second
 // send writes one message to the client in frames of at most MaxFrame: a
 // text message when data is valid UTF-8, else binary.
 func (c *conn) send(data []byte) error {
+	ws := c.socket()
+	if ws == nil {
+		return errors.New("apigw: the upgrade failed")
+	}
 	typ := websocket.MessageText
 	if !utf8.Valid(data) {
 		typ = websocket.MessageBinary
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	w, err := c.ws.Writer(ctx, typ)
+	w, err := ws.Writer(ctx, typ)
 	if err != nil {
 		return err
 	}

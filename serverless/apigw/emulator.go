@@ -237,28 +237,35 @@ func (e *Emulator) serveConnect(w http.ResponseWriter, r *http.Request) {
 	if sp := responseHeader(resp, "Sec-WebSocket-Protocol"); sp != "" {
 		opts.Subprotocols = []string{sp}
 	}
+
+	// Registered before the upgrade: the client may post through the
+	// Management API as soon as it sees the 101; calls wait for c.ready.
+	e.mu.Lock()
+	if e.closing {
+		e.mu.Unlock()
+		writeAWSError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "Service Unavailable")
+		c.setClose(websocket.StatusGoingAway, "Going away")
+		close(c.ready)
+		c.disconnect() // $connect said yes, so $disconnect follows
+		return
+	}
+	e.conns[c.id] = c
+	e.wg.Add(1) // the worker
+	e.mu.Unlock()
+
 	ws, err := websocket.Accept(frameWatch{w, c.frames}, r, opts)
 	if err != nil {
-		// $connect said yes, so $disconnect follows, as it would on AWS.
 		e.log.Info("apigw: upgrade failed after $connect", "connectionId", c.id, "err", err)
-		c.setClose(1006, "")
+		e.forget(c)
+		close(c.ready)
+		c.setClose(websocket.StatusAbnormalClosure, "")
 		c.disconnect()
+		e.wg.Done()
 		return
 	}
 	ws.SetReadLimit(-1) // readMessage enforces MaxMessage, with API Gateway's close
 	c.ws = ws
-
-	e.mu.Lock()
-	if e.closing {
-		e.mu.Unlock()
-		c.setClose(websocket.StatusGoingAway, "Going away")
-		_ = ws.Close(websocket.StatusGoingAway, "Going away")
-		c.disconnect()
-		return
-	}
-	e.conns[c.id] = c
-	e.wg.Add(1)
-	e.mu.Unlock()
+	close(c.ready)
 
 	c.startTimers()
 	go func() {
@@ -287,6 +294,7 @@ func (e *Emulator) newConn(r *http.Request) *conn {
 		connectedAt: time.Now(),
 		frames:      &frameScanner{max: uint64(e.opts.MaxFrame)},
 		queue:       make(chan inbound, 64),
+		ready:       make(chan struct{}),
 	}
 	c.lastActive.Store(c.connectedAt.UnixNano())
 	return c
@@ -345,7 +353,9 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		e.cancel()
 		for _, c := range open {
-			_ = c.ws.CloseNow()
+			if ws := c.socket(); ws != nil {
+				_ = ws.CloseNow()
+			}
 		}
 		return ctx.Err()
 	}

@@ -686,3 +686,53 @@ func TestNotAnUpgradeAndUnknownPaths(t *testing.T) {
 		}
 	}
 }
+
+// newLoopbackServer serves h on 127.0.0.1 for the test's duration.
+func newLoopbackServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestIntegrationTimeoutAndPanic(t *testing.T) {
+	h := newRecorder()
+	h.onMessage = func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		if ev.Body == "panic" {
+			panic("handler bug")
+		}
+		<-ctx.Done() // the deadline is the integration timeout
+		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+	}
+	hs := start(t, h, func(o *EmulatorOptions) { o.IntegrationTimeout = 50 * time.Millisecond })
+	ws, _ := hs.dial("", nil)
+	write(t, ws, "slow")
+	if _, got := read(t, ws); !strings.Contains(got, `"message": "Endpoint request timed out"`) {
+		t.Fatalf("timeout frame: %s", got)
+	}
+	write(t, ws, "panic")
+	if _, got := read(t, ws); !strings.Contains(got, `"message": "Internal server error"`) {
+		t.Fatalf("panic frame: %s", got)
+	}
+}
+
+func TestConnectResponseSelectsSubprotocol(t *testing.T) {
+	hs := start(t, newRecorder(), func(o *EmulatorOptions) {
+		o.Handler = func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+			if ev.RequestContext.EventType != "CONNECT" {
+				return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+			}
+			return events.APIGatewayProxyResponse{StatusCode: 200, Headers: map[string]string{"Sec-WebSocket-Protocol": "wsroute.v1"}}, nil
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, hs.wsURL(""), &websocket.DialOptions{Subprotocols: []string{"other", "wsroute.v1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if ws.Subprotocol() != "wsroute.v1" {
+		t.Fatalf("subprotocol %q", ws.Subprotocol())
+	}
+}

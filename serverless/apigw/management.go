@@ -45,7 +45,7 @@ func (e *Emulator) serveManagement(w http.ResponseWriter, r *http.Request, id st
 		return
 	}
 	c := e.lookup(id)
-	if c == nil {
+	if c == nil || c.socket() == nil {
 		writeAWSError(w, http.StatusGone, "GoneException", "")
 		return
 	}

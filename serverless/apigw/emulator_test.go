@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -734,5 +735,30 @@ func TestConnectResponseSelectsSubprotocol(t *testing.T) {
 	defer ws.CloseNow()
 	if ws.Subprotocol() != "wsroute.v1" {
 		t.Fatalf("subprotocol %q", ws.Subprotocol())
+	}
+}
+
+func TestRefusedConnectBodyAndDroppedConnection(t *testing.T) {
+	h := newRecorder()
+	h.connectStatus, h.connectBody = 403, `{"error":{"code":"forbidden"}}`
+	hs := start(t, h, nil)
+	req, _ := http.NewRequest(http.MethodGet, hs.srv.URL+"/local", nil)
+	req.Header = http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || string(b) != h.connectBody {
+		t.Fatalf("refused connect: %d %q", resp.StatusCode, b)
+	}
+
+	h.connectStatus, h.connectBody = 200, ""
+	ws, id := hs.dial("", nil)
+	_ = ws.CloseNow() // no close frame
+	evs := h.wait(t, func(evs []events.APIGatewayWebsocketProxyRequest) bool { return count(evs, RouteDisconnect) == 1 })
+	if rc := evs[len(evs)-1].RequestContext; rc.DisconnectStatusCode != 1006 || rc.ConnectionID != id {
+		t.Fatalf("$disconnect after a drop: %+v", rc)
 	}
 }

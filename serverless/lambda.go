@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/wsroute/wsroute"
+	"github.com/wsroute/wsroute/serverless/apigw"
 )
 
 // Poster sends to and closes the gateway's connections: API Gateway's
@@ -29,8 +30,8 @@ type Poster interface {
 }
 
 // ErrGone is what a Poster's error wraps when the connection is gone (the
-// Management API's 410).
-var ErrGone = errors.New("serverless: connection gone")
+// Management API's 410): apigw.ErrGone.
+var ErrGone = apigw.ErrGone
 
 // Options configure a Handler.
 type Options struct {

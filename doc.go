@@ -108,6 +108,18 @@
 // a frame. Module github.com/wsroute/wsroute/otelwsroute builds
 // OpenTelemetry traces, metrics and logs on this seam.
 //
+// # Serverless
+//
+// Router.OpenDetached, HandleDetached and CloseDetached run the three
+// lifecycles one event at a time for a channel whose connection no process
+// holds (AWS API Gateway WebSocket APIs with a function per event): each
+// rebuilds the Channel from its ChannelState, runs the same code a socket's
+// channel runs against a connection that records what is written, and
+// returns the new state and the frames to send. Sessions of such channels go
+// through JSON (SessionAs decodes them); their subscriptions are part of the
+// state. Module github.com/wsroute/wsroute/serverless is the Lambda handler,
+// the stores and a local API Gateway emulator built on them.
+//
 // # Testing
 //
 // Package wsroutetest opens channels on a Router in memory, through the same

@@ -3,6 +3,7 @@ module github.com/wsroute/wsroute/examples
 go 1.26.0
 
 require (
+	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/coder/websocket v1.8.15
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
@@ -19,6 +20,8 @@ require (
 )
 
 require (
+	github.com/aws/aws-lambda-go v1.55.1 // indirect
+	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -54,6 +57,7 @@ require (
 	github.com/wsroute/wsroute/brokers/natsbroker v0.0.0-00010101000000-000000000000
 	github.com/wsroute/wsroute/brokers/redisbroker v0.0.0-00010101000000-000000000000
 	github.com/wsroute/wsroute/otelwsroute v0.0.0-00010101000000-000000000000
+	github.com/wsroute/wsroute/serverless v0.0.0-00010101000000-000000000000
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )
@@ -65,3 +69,5 @@ replace github.com/wsroute/wsroute/brokers/redisbroker => ../brokers/redisbroker
 replace github.com/wsroute/wsroute/brokers/natsbroker => ../brokers/natsbroker
 
 replace github.com/wsroute/wsroute/otelwsroute => ../otelwsroute
+
+replace github.com/wsroute/wsroute/serverless => ../serverless

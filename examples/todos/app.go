@@ -65,6 +65,18 @@ func newApp(logger *slog.Logger, broker wsroute.Broker) (*app, http.Handler) {
 // newAppWith is newApp with the OpenTelemetry wiring of -metrics and -otlp:
 // tel's observer joins the logging one, and its /metrics handler is served.
 func newAppWith(logger *slog.Logger, broker wsroute.Broker, tel *telemetry) (*app, http.Handler) {
+	a := buildApp(logger, broker, tel)
+	mux := a.pageMux(tel)
+	mux.Handle("/todos", a.router)
+	mux.Handle("/admin", a.router)
+	return a, mux
+}
+
+// buildApp makes the application and its Router, with every channel route
+// registered, and serves nothing: newAppWith serves the Router itself
+// (-mode server), newAPIGWApp through the API Gateway emulator
+// (-mode apigw-local).
+func buildApp(logger *slog.Logger, broker wsroute.Broker, tel *telemetry) *app {
 	a := &app{store: newStore(), log: logger}
 	obs := observer(logger)
 	if tel != nil && tel.observer != nil {
@@ -87,17 +99,21 @@ func newAppWith(logger *slog.Logger, broker wsroute.Broker, tel *telemetry) (*ap
 	})
 	a.routeTodos()
 	a.routeAdmin()
+	return a
+}
 
+// pageMux serves what is not a channel, the same in every mode: the page
+// on exactly "/", its script, the AsyncAPI document and, with -metrics,
+// /metrics. The caller adds the channels' paths.
+func (a *app) pageMux(tel *telemetry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", servePage) // "{$}": only "/" itself, not every path
 	mux.HandleFunc("GET /app.js", serveScript)
-	mux.Handle("/todos", a.router)
-	mux.Handle("/admin", a.router)
 	mux.Handle("GET /asyncapi.json", wsroute.AsyncAPIHandler(a.router, apiInfo))
 	if tel != nil && tel.metrics != nil {
 		mux.Handle("GET /metrics", tel.metrics)
 	}
-	return a, mux
+	return mux
 }
 
 // apiInfo heads the demo's AsyncAPI document, served at /asyncapi.json and

@@ -20,6 +20,23 @@
 // (127.0.0.1:6379, nats://127.0.0.1:4222); -broker memory (the default)
 // needs nothing.
 //
+// Serverless (-mode apigw-local): the same app, routes and page as it would
+// run behind AWS API Gateway WebSocket APIs with a Lambda function per
+// event, emulated in process on the same -addr (package
+// github.com/wsroute/wsroute/serverless and its apigw emulator). The
+// channels' state lives in Redis (-store redis, the default, under
+// -redis-prefix) or in memory (-store memory, needing nothing):
+//
+//	go run ./examples/todos -mode apigw-local                 # Redis at -redis-addr
+//	go run ./examples/todos -mode apigw-local -store memory
+//
+// Each channel is a stage: ws://{addr}/todos and ws://{addr}/admin, with
+// their Management APIs at /todos/@connections/{id} and
+// /admin/@connections/{id} (SigV4-verified against a key pair made at
+// start). The page works unchanged; OnConnect's {"connected":true} push is
+// not delivered there (API Gateway takes posts only after $connect). -broker
+// does not apply: the store's topic index carries the events.
+//
 // Observability (otelwsroute): -metrics serves OpenTelemetry metrics at
 // /metrics in the Prometheus text format; -otlp http://127.0.0.1:4318/v1/traces
 // sends a span per opening, message and delivery to an OTLP/HTTP collector,
@@ -66,7 +83,20 @@ func main() {
 	natsURL := flag.String("nats-url", "nats://127.0.0.1:4222", "NATS URL for -broker nats")
 	metrics := flag.Bool("metrics", false, "serve OpenTelemetry metrics at /metrics (Prometheus text format)")
 	otlp := flag.String("otlp", "", "send traces to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318/v1/traces")
+	mode := flag.String("mode", "server", "server (a long-lived server holding the sockets) or apigw-local (serverless: the API Gateway emulator invoking a Lambda handler per event)")
+	storeName := flag.String("store", "redis", "with -mode apigw-local, where the channels' state lives: redis (at -redis-addr) or memory")
+	redisPrefix := flag.String("redis-prefix", "todos-sl:", "with -mode apigw-local -store redis, the prefix of the store's keys")
 	flag.Parse()
+	brokerSet := false
+	flag.Visit(func(f *flag.Flag) { brokerSet = brokerSet || f.Name == "broker" })
+	if *mode != "server" && *mode != "apigw-local" {
+		fmt.Fprintf(os.Stderr, "todos: unknown -mode %q: want server or apigw-local\n", *mode)
+		os.Exit(2)
+	}
+	if *mode == "apigw-local" && brokerSet {
+		fmt.Fprintln(os.Stderr, "todos: -broker does not apply to -mode apigw-local (the store carries the events)")
+		os.Exit(2)
+	}
 
 	level := slog.LevelInfo
 	if *debug {
@@ -78,12 +108,17 @@ func main() {
 		os.Exit(2)
 	}
 	logger := slog.New(tel.logHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-	broker, err := newBroker(*brokerName, *redisAddr, *natsURL, logger)
-	if err != nil {
-		logger.Error("todos: broker", "err", err)
-		os.Exit(2)
+	if *mode == "apigw-local" {
+		err = runServerless(*addr, logger, tel, *storeName, *redisAddr, *redisPrefix)
+	} else {
+		var broker wsroute.Broker
+		broker, err = newBroker(*brokerName, *redisAddr, *natsURL, logger)
+		if err != nil {
+			logger.Error("todos: broker", "err", err)
+			os.Exit(2)
+		}
+		err = run(*addr, logger, broker, tel)
 	}
-	err = run(*addr, logger, broker, tel)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if terr := tel.close(ctx); terr != nil { // flush the last spans
@@ -131,4 +166,22 @@ func run(addr string, logger *slog.Logger, broker wsroute.Broker, tel *telemetry
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// runServerless is run for -mode apigw-local: it opens the store, serves
+// until SIGINT or SIGTERM (runAPIGW), and closes the store last, once the
+// connections' $disconnect invocations have deleted their records.
+func runServerless(addr string, logger *slog.Logger, tel *telemetry, storeName, redisAddr, prefix string) error {
+	store, closeStore, err := newChannelStore(storeName, redisAddr, prefix)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop) // a second signal now kills the process the default way
+	defer stop()
+	err = runAPIGW(ctx, addr, logger, tel, store)
+	if cerr := closeStore(); cerr != nil {
+		logger.Warn("todos: closing the store", "err", cerr)
+	}
+	return err
 }

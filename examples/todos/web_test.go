@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute/internal/nodetest"
 )
@@ -37,7 +38,11 @@ func TestBundleUpToDate(t *testing.T) {
 
 // TestBrowserDemo runs the page in headless Chromium against the real demo
 // binary: two tabs share todos, survive a restart of the server, and log no
-// errors (client/test-browser/demo.test.mjs).
+// errors (client/test-browser/demo.test.mjs). It runs in both modes: the
+// long-lived server, and -mode apigw-local (serverless through the API
+// Gateway emulator, state in Redis: skipped without Redis unless CI is set),
+// where it also checks that Redis keeps nothing of the demo afterwards, the
+// old process's records included.
 func TestBrowserDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium")
@@ -48,11 +53,21 @@ func TestBrowserDemo(t *testing.T) {
 	build := exec.Command("go", "build", "-o", bin, ".")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	cmd := nodetest.Command(t, dir, 3*time.Minute, "node", "--test", "--test-reporter=spec", "test-browser/demo.test.mjs")
-	cmd.Env = nodetest.Env("WSROUTE_TODOS="+bin, "CHROMIUM="+chromium)
-	out, err = cmd.CombinedOutput()
-	t.Logf("%s", out)
-	require.NoError(t, err)
+	browse := func(t *testing.T, env ...string) {
+		cmd := nodetest.Command(t, dir, 3*time.Minute, "node", "--test", "--test-reporter=spec", "test-browser/demo.test.mjs")
+		cmd.Env = nodetest.Env(append([]string{"WSROUTE_TODOS=" + bin, "CHROMIUM=" + chromium}, env...)...)
+		out, err := cmd.CombinedOutput()
+		t.Logf("%s", out)
+		require.NoError(t, err)
+	}
+	t.Run("server", func(t *testing.T) { browse(t, "WSROUTE_TODOS_MODE=server") })
+	t.Run("apigw-local", func(t *testing.T) {
+		rdb, addr := needRedis(t)
+		prefix := testPrefix(t)
+		browse(t, "WSROUTE_TODOS_MODE=apigw-local", "WSROUTE_REDIS_ADDR="+addr, "WSROUTE_TODOS_REDIS_PREFIX="+prefix)
+		assert.Empty(t, redisKeys(t, rdb, prefix),
+			"records left in Redis: the crashed process's must be dropped by the first publish finding them gone, the last process's by their $disconnect")
+	})
 }
 
 // TestDemoTypeChecks: the page type-checks under strict settings against

@@ -45,7 +45,9 @@ type Options struct {
 	// Poster sends replies and pushes. Required.
 	Poster Poster
 	// Broker is the Router's Broker, from NewBroker: given here, a publish
-	// that finds a subscriber's connection gone runs its close lifecycle.
+	// that finds a subscriber's connection gone runs its close lifecycle
+	// (through the first Handler it was given to; Handlers of one Router
+	// and Store are interchangeable for that).
 	Broker *Broker
 	// Path returns the URL (path and query) of the channel a connection
 	// opens, from its $connect event: API Gateway serves one endpoint per
@@ -84,7 +86,7 @@ func NewHandler(opts Options) (*Handler, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{opts: opts}
-	if opts.Broker != nil {
+	if opts.Broker != nil && opts.Broker.onGone == nil {
 		opts.Broker.onGone = func(ctx context.Context, id string) {
 			h.gone(ctx, id, wsroute.CloseInfo{Code: -1, Reason: wsroute.ReasonConnectionLost})
 		}
@@ -253,6 +255,12 @@ func (h *Handler) gone(ctx context.Context, id string, info wsroute.CloseInfo) {
 // Broker carries the publishes of a serverless deployment: it sends each
 // event to the subscribers the Store knows, whichever function instance
 // subscribed them. Install it as the Router's Broker.
+//
+// It posts through one Poster, so it serves the connections of one API
+// (one Management API endpoint): connection ids of another API would be
+// answered 410 and closed. A Router serving several APIs publishes only to
+// topics whose subscribers are on the Broker's API (the todos demo: events
+// on /todos, none on /admin), or each API gets a Router of its own.
 type Broker struct {
 	store  ChannelStore
 	poster Poster

@@ -84,6 +84,8 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 		r.register(c)
 		c.opened = true
 		c.connect(ctx)
+	} else { // closed while opening (by middleware, Shutdown, CloseWhere)
+		r.obs.refused(ctx, c, RefuseInfo{Code: CodeClosedWhileOpening})
 	}
 	if hook != nil {
 		hook.Channel = c
@@ -109,9 +111,15 @@ func (cr *ChannelRoute) serve(w http.ResponseWriter, req *http.Request) {
 
 var errShuttingDown = NewError(CodeUnavailable, "server is shutting down")
 
-// CodeUpgradeFailed is RefuseInfo.Code when the WebSocket upgrade itself
-// failed (coder/websocket answered the request).
-const CodeUpgradeFailed = "upgrade_failed"
+// RefuseInfo codes of openings that ended without a refusal of the
+// application's: the WebSocket upgrade itself failed (coder/websocket
+// answered the request), or the channel was closed while it opened (by its
+// middleware, Router.Shutdown or CloseWhere) — after the upgrade, so
+// Status is 0 for both.
+const (
+	CodeUpgradeFailed      = "upgrade_failed"
+	CodeClosedWhileOpening = "closed_while_opening"
+)
 
 // refuse ends a channel whose opening was refused and answers the request
 // with the refusal's HTTP status. ctx is the open lifecycle's.

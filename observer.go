@@ -34,8 +34,10 @@ type Observer struct {
 	// OnOpen is called when a channel has been upgraded, before OnConnect,
 	// with StartOpen's context.
 	OnOpen func(ctx context.Context, c *Channel)
-	// OnOpenRefused is called when an opening that StartOpen saw is refused
-	// (401, 403, 503, or a failed upgrade), with StartOpen's context.
+	// OnOpenRefused is called when an opening that StartOpen saw does not
+	// open — refused (401, 403, 503), its upgrade failed, or the channel
+	// was closed while it opened — with StartOpen's context. Every
+	// StartOpen ends with exactly one of OnOpen and OnOpenRefused.
 	OnOpenRefused func(ctx context.Context, c *Channel, info RefuseInfo)
 	// OnClose is called at the end of the life of every channel OnOpen saw,
 	// after OnDisconnect.

@@ -408,3 +408,25 @@ func TestMiddlewareSeesOutcome(t *testing.T) {
 		{"", ""},
 	}, seen)
 }
+
+// TestObserverClosedWhileOpening: a channel its middleware closes while it
+// opens ends its StartOpen with OnOpenRefused (closed_while_opening), and
+// is told no OnOpen or OnClose.
+func TestObserverClosedWhileOpening(t *testing.T) {
+	var ev events
+	r := newRouter(t, wsroute.Options{Observer: ev.observer("")})
+	r.Channel("/c", wsroute.ChannelConfig{Public: true, Middleware: []wsroute.Middleware{func(next wsroute.Handler) wsroute.Handler {
+		return wsroute.HandlerFunc(func(ctx context.Context, c *wsroute.Channel, m *wsroute.Message) error {
+			if m.IsOpen() {
+				c.Close(4000, "go away")
+			}
+			return next.Handle(ctx, c, m)
+		})
+	}}})
+	c, err := wsroutetest.Dial(t.Context(), r, "/c", nil)
+	require.NoError(t, err)
+	<-c.Done()
+	require.NoError(t, r.Shutdown(t.Context()))
+	assert.Equal(t, []string{"startOpen", "refused"}, ev.get())
+	assert.Equal(t, []wsroute.RefuseInfo{{Code: wsroute.CodeClosedWhileOpening}}, ev.refs)
+}

@@ -289,8 +289,9 @@ func (o *observer) startOpen(ctx context.Context, c *wsroute.Channel) context.Co
 	ctx, span := o.tracer.Start(ctx, ci.openName, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 	st := &conn{ci: ci, open: span, link: trace.Link{SpanContext: span.SpanContext()}, idAttr: idAttr}
 	o.conns.Store(c, st)
-	// A channel closed while it opens (by its middleware, Router.Shutdown,
-	// CloseWhere) ends without OnOpen or OnOpenRefused; its context ends.
+	// Every StartOpen ends with OnOpen or OnOpenRefused (a channel closed
+	// while it opens with CodeClosedWhileOpening); should one ever not, the
+	// span still ends with the channel's context.
 	st.stop = context.AfterFunc(c.Context(), func() {
 		if st.ended.CompareAndSwap(false, true) {
 			o.conns.CompareAndDelete(c, st)
@@ -345,6 +346,9 @@ func (o *observer) onOpenRefused(_ context.Context, c *wsroute.Channel, info wsr
 		return
 	}
 	span := st.open
+	if info.Code == wsroute.CodeClosedWhileOpening {
+		span.AddEvent("closed while opening")
+	}
 	span.SetAttributes(keyCode.String(info.Code))
 	if info.Status != 0 {
 		span.SetAttributes(keyHTTPStatus.Int(info.Status))

@@ -18,9 +18,11 @@ export interface WsrouteErrorInit {
 /**
  * The error a request rejects with.
  *
- * Codes from the server (an error frame, `retriable` false): `bad_request`, `not_found`,
- * `unauthenticated`, `forbidden`, `invalid` (with `details`), `rate_limited` (with
- * `retryAfterMs`), `unavailable`, `internal`, and the application's own codes.
+ * Codes from the server (an error frame): `bad_request`, `not_found`, `unauthenticated`,
+ * `forbidden`, `invalid` (with `details`), `rate_limited` (with `retryAfterMs`),
+ * `unavailable`, `internal`, and the application's own codes. Only `rate_limited` is
+ * `retriable`: the server refused it before any handler ran, so sending it again after
+ * `retryAfterMs` is safe; for the others nothing says so.
  *
  * Codes from the client: `timeout` and `disconnected` (retriable: the request may or may not
  * have run; the client never replays it), `closed` (the client was closed, or gave up
@@ -50,7 +52,7 @@ export class WsrouteError extends Error {
 export function errorFromFrame(e: Record<string, unknown>, action: string | undefined, ref: string | number | undefined): WsrouteError {
   const code = typeof e.code === "string" ? e.code : "internal";
   const message = typeof e.message === "string" ? e.message : code;
-  const init: WsrouteErrorInit = { retriable: false };
+  const init: WsrouteErrorInit = { retriable: code === "rate_limited" };
   if (Array.isArray(e.details)) {
     init.details = e.details
       .filter((d): d is Record<string, unknown> => typeof d === "object" && d !== null)

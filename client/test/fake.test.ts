@@ -195,3 +195,17 @@ test("trace: the context goes in the trace key's field of every frame; none when
   await assert.rejects(c.request("echo", { trace: "mine" }), /may not hold "trace"/);
   c.close();
 });
+
+test("rate_limited error frames are retriable and carry retryAfterMs; other error frames are not", async () => {
+  const { c, ws } = fresh({ reconnect: false });
+  ws(0).open();
+  await flush();
+  const limited = c.request("echo");
+  const denied = c.request("echo");
+  await flush();
+  ws(0).reply(0, { error: { code: "rate_limited", message: "slow down", retryAfterMs: 250 } });
+  ws(0).reply(1, { error: { code: "forbidden", message: "no" } });
+  await assert.rejects(limited, (e: unknown) => e instanceof WsrouteError && e.retriable && e.retryAfterMs === 250);
+  await assert.rejects(denied, (e: unknown) => e instanceof WsrouteError && e.code === "forbidden" && !e.retriable);
+  c.close();
+});

@@ -27,7 +27,7 @@
   function errorFromFrame(e, action, ref) {
     const code = typeof e.code === "string" ? e.code : "internal";
     const message = typeof e.message === "string" ? e.message : code;
-    const init = { retriable: false };
+    const init = { retriable: code === "rate_limited" };
     if (Array.isArray(e.details)) {
       init.details = e.details.filter((d) => typeof d === "object" && d !== null).map((d) => ({ pointer: String(d.pointer ?? ""), message: String(d.message ?? "") }));
     }

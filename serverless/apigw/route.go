@@ -53,10 +53,16 @@ func newRouteSelector(expr string, keys []string) (*routeSelector, error) {
 // their JSON text) when a configured key equals it, else $default — also for
 // non-JSON text and a missing or null value.
 func (s *routeSelector) selectRoute(body []byte) string {
+	// The whole message must be one JSON value: a decoder alone stops after
+	// the first value, and its More accepts a stray '}' after it (the
+	// fuzzer found {"action":1}}).
+	if !json.Valid(body) {
+		return RouteDefault
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil || dec.More() {
+	if err := dec.Decode(&v); err != nil {
 		return RouteDefault
 	}
 	for _, p := range s.path {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,26 +13,11 @@ import (
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/brokers/natsbroker"
 	"github.com/wsroute/wsroute/brokers/redisbroker"
+	"github.com/wsroute/wsroute/internal/servicetest"
 	"github.com/wsroute/wsroute/otelwsroute"
 	"github.com/wsroute/wsroute/wsroutetest"
 	"go.opentelemetry.io/otel/trace"
 )
-
-// needService skips the test when nothing answers at addr — unless CI is
-// set, where the service must be there and its absence fails the test.
-func needService(t *testing.T, name, addr, hint string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err == nil {
-		_ = c.Close()
-		return
-	}
-	msg := name + " does not answer at " + addr + " (" + err.Error() + "); start it with:\n\t" + hint
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + "\n(skipped outside CI; with CI set this fails)")
-}
 
 func uniqueHex() string {
 	var b [6]byte
@@ -51,11 +33,8 @@ func TestAcrossNodesMemory(t *testing.T) {
 
 func TestAcrossNodesRedis(t *testing.T) {
 	t.Parallel()
-	addr := os.Getenv("WSROUTE_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	needService(t, "Redis", addr, `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`)
+	addr := servicetest.RedisAddr()
+	servicetest.Need(t, "Redis", addr, servicetest.RedisHint)
 	prefix := "wsroute-test:otel:" + uniqueHex() + ":"
 	var bs [2]wsroute.Broker
 	for i := range bs {
@@ -68,15 +47,8 @@ func TestAcrossNodesRedis(t *testing.T) {
 
 func TestAcrossNodesNATS(t *testing.T) {
 	t.Parallel()
-	u := os.Getenv("WSROUTE_NATS_URL")
-	if u == "" {
-		u = natsbroker.DefaultURL
-	}
-	host := u
-	if p, err := url.Parse(u); err == nil && p.Host != "" {
-		host = p.Host
-	}
-	needService(t, "NATS", host, "nats-server -a 127.0.0.1 -p 4222")
+	u := servicetest.NATSURL()
+	servicetest.Need(t, "NATS", servicetest.HostOf(u), servicetest.NATSHint)
 	prefix := "wsroute-test.otel." + uniqueHex() + "."
 	var bs [2]wsroute.Broker
 	for i := range bs {

@@ -4,10 +4,8 @@ package serverless_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/coder/websocket"
 	"github.com/wsroute/wsroute"
+	"github.com/wsroute/wsroute/internal/servicetest"
 	"github.com/wsroute/wsroute/serverless"
 	"github.com/wsroute/wsroute/serverless/apigw"
 )
@@ -247,16 +246,7 @@ func benchLoop(b *testing.B, url string) {
 }
 
 // benchNeedRedis skips b without Redis, or fails it when CI is set.
-func benchNeedRedis(b *testing.B) {
-	c, err := net.DialTimeout("tcp", redisAddr(), 2*time.Second)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			b.Fatalf("Redis does not answer at %s: %v", redisAddr(), err)
-		}
-		b.Skipf("Redis does not answer at %s (%v); start it with: %s", redisAddr(), err, startHint)
-	}
-	_ = c.Close()
-}
+func benchNeedRedis(b *testing.B) { servicetest.Need(b, "Redis", redisAddr(), servicetest.RedisHint) }
 
 // benchCPUTime is the CPU time (user and system) this process used so far.
 func benchCPUTime() time.Duration {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -16,12 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/internal/leakcheck"
+	"github.com/wsroute/wsroute/internal/servicetest"
 	"github.com/wsroute/wsroute/serverless"
 	"github.com/wsroute/wsroute/serverless/storetest"
 )
-
-// startHint tells how to start the Redis the tests need.
-const startHint = `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`
 
 // TestMain fails the run if a go-redis goroutine is still alive after
 // every test closed its stores and clients.
@@ -39,13 +36,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// redisAddr is the shared test Redis: WSROUTE_REDIS_ADDR or 127.0.0.1:6379.
-func redisAddr() string {
-	if a := os.Getenv("WSROUTE_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
+// redisAddr is the shared test Redis.
+func redisAddr() string { return servicetest.RedisAddr() }
 
 // needRedis returns a client of the test Redis, closed when t ends. When
 // Redis does not answer it skips t, or fails it when the environment
@@ -53,16 +45,7 @@ func redisAddr() string {
 func needRedis(t *testing.T) *redis.Client {
 	t.Helper()
 	addr := redisAddr()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err == nil {
-		_ = c.Close()
-	} else {
-		msg := "Redis does not answer at " + addr + " (" + err.Error() + "); start it with:\n\t" + startHint + "\nor set WSROUTE_REDIS_ADDR to a running one"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + "\n(skipped outside CI; with CI set this fails)")
-	}
+	servicetest.Need(t, "Redis", addr, servicetest.RedisHint)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -5,10 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wsroute/wsroute"
 	"github.com/wsroute/wsroute/internal/leakcheck"
+	"github.com/wsroute/wsroute/internal/servicetest"
 	"github.com/wsroute/wsroute/serverless"
 )
 
@@ -37,16 +36,8 @@ type slStore struct {
 // when CI is set.
 func needRedis(t *testing.T) (*redis.Client, string) {
 	t.Helper()
-	addr := envOr("WSROUTE_REDIS_ADDR", "127.0.0.1:6379")
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		msg := "Redis does not answer at " + addr + " (" + err.Error() + "); set WSROUTE_REDIS_ADDR to a running one"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + " (skipped outside CI; with CI set this fails)")
-	}
-	_ = c.Close()
+	addr := servicetest.RedisAddr()
+	servicetest.Need(t, "Redis", addr, servicetest.RedisHint)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb, addr

@@ -3,9 +3,9 @@ package codec
 import (
 	"encoding"
 	"encoding/json"
+	"github.com/wsroute/wsroute/internal/jsontag"
 	"reflect"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -75,7 +75,7 @@ func structFields(t reflect.Type) ([]field, bool) {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
-		if !isValidTag(name) {
+		if !jsontag.ValidName(name) {
 			name = ""
 		}
 		if name == "" {
@@ -105,21 +105,6 @@ func structFields(t reflect.Type) ([]field, bool) {
 		return nil, false
 	}
 	return fields, true
-}
-
-// isValidTag is encoding/json's rule for a usable tag name.
-func isValidTag(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
-		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
-			return false
-		}
-	}
-	return true
 }
 
 func isASCII(s string) bool {

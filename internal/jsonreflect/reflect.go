@@ -15,12 +15,12 @@ import (
 	"encoding"
 	"encoding/json"
 	"fmt"
+	"github.com/wsroute/wsroute/internal/jsontag"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/wsroute/wsroute/internal/ojson"
 )
@@ -320,7 +320,7 @@ func fields(t reflect.Type) []field {
 					continue
 				}
 				name, opts, _ := strings.Cut(tag, ",")
-				if !validTag(name) {
+				if !jsontag.ValidName(name) {
 					name = ""
 				}
 				index := append(slices.Clone(lv.index), i)
@@ -382,19 +382,4 @@ func fields(t reflect.Type) []field {
 	}
 	slices.SortFunc(all, func(a, b field) int { return slices.Compare(a.index, b.index) })
 	return all
-}
-
-// validTag is encoding/json's rule for a usable tag name.
-func validTag(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
-		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
-			return false
-		}
-	}
-	return true
 }

@@ -46,7 +46,7 @@ export function connect<S extends ChannelSpec = AnyChannel>(url: string | URL, o
 /** One socket and what belongs to it. */
 interface Attempt {
   ws: WebSocketLike;
-  ready: boolean; // opened and onOpen finished: the client's queue may use it
+  ready: boolean; // opened and onOpen finished (subscriptions are restored next)
   failReason?: string; // why the client closed it itself (onOpen failed)
 }
 
@@ -61,6 +61,21 @@ interface Pending {
   signal?: AbortSignal;
   onAbort?: () => void;
   topic?: string; // a subscribe() call's topic
+}
+
+/** A promise that resolves when p settles, either way (p's own promise is the caller's). */
+function settledOf(p: Pending): Promise<void> {
+  return new Promise((done) => {
+    const { resolve, reject } = p;
+    p.resolve = (v) => {
+      resolve(v);
+      done();
+    };
+    p.reject = (e) => {
+      reject(e);
+      done();
+    };
+  });
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -450,15 +465,26 @@ class WsrouteClient<S extends ChannelSpec> implements Client<S> {
         this.streak4401 = 0;
       }, b.stableAfter);
     }
-    // Subscriptions first, then the queue, in the order the calls were made.
+    // Subscriptions first, answered before anything else goes out: "open" promises that the
+    // topics' events flow, so an app that reloads its state on "open" misses no event (with a
+    // parallel channel or a serverless one, a later request may otherwise overtake them).
     const sub = this.opts.subscribe;
-    if (sub) {
-      const queued = new Set<string>();
-      for (const p of this.pending.values()) if (p.topic !== undefined && !p.sentOn) queued.add(p.topic);
+    if (sub && this.topics.size > 0) {
+      const restoring: Promise<void>[] = [];
       for (const topic of this.topics) {
-        if (!queued.has(topic)) this.enqueue(at, sub.route, this.subscribeInput(topic), {}, topic).catch(() => {});
+        // A subscribe() call still queued is that topic's restore (its promise settles with it).
+        const queued = [...this.pending.values()].find((p) => p.topic === topic && !p.sentOn);
+        if (queued) {
+          restoring.push(settledOf(queued));
+          this.transmit(at, queued);
+        } else {
+          restoring.push(this.enqueue(at, sub.route, this.subscribeInput(topic), {}, topic).then(() => {}, () => {}));
+        }
       }
+      await Promise.all(restoring); // a refused topic is forgotten (settle); a lost socket ends here
+      if (this.current !== at || gen !== this.gen || this._state === "closed") return;
     }
+    // Then the queue, in the order the calls were made.
     for (const p of [...this.pending.values()]) if (!p.sentOn) this.transmit(at, p);
     this.setState("open"); // from here on, requests (the listeners' too) go out at once
     const waiters = this.readyWaiters;

@@ -96,7 +96,8 @@ export interface ClientOptions<S extends ChannelSpec = AnyChannel> {
   tokenParam?: string;
   /**
    * Runs after every (re)open, before queued requests go out and before subscriptions are
-   * restored (log in by message here). If it throws or rejects, the socket is closed and the
+   * restored (log in by message here). The state becomes "open" once the subscriptions are
+   * restored (their replies received) and the queue is sent: reload state there, not here. If it throws or rejects, the socket is closed and the
    * client reconnects with backoff.
    */
   onOpen?: (conn: Conn<S>) => void | Promise<void>;

@@ -50,7 +50,7 @@ function fresh(opts: ClientOptions = {}) {
 
 const flush = () => new Promise<void>((r) => setImmediate(r));
 
-test("after an open: onOpen's requests first, then restored subscriptions, then the queue in call order", async () => {
+test("after an open: onOpen's requests first, then restored subscriptions (answered), then the queue in call order", async () => {
   const { c, ws } = fresh({
     subscribe: { route: "subscribe" },
     onOpen: async (conn) => {
@@ -66,14 +66,20 @@ test("after an open: onOpen's requests first, then restored subscriptions, then 
   assert.equal(c.state, "connecting");
   ws(0).reply(0, { user: "u" });
   await flush();
-  assert.deepEqual(ws(0).sent.map((f) => [f.action, f.topic ?? f.text]), [["login", undefined], ["subscribe", "news"], ["echo", "1"], ["echo", "2"]]);
-  assert.equal(c.state, "open");
+  assert.deepEqual(ws(0).sent.map((f) => [f.action, f.topic ?? f.text]), [["login", undefined], ["subscribe", "news"]]);
+  assert.equal(c.state, "connecting", "not open before the subscriptions are restored");
+  const early = c.request("echo", { text: "3" }); // made while restoring: queued behind the rest
   ws(0).reply(1, { subscribed: "news" });
+  await sub;
+  await flush();
+  assert.deepEqual(ws(0).sent.map((f) => [f.action, f.topic ?? f.text]), [["login", undefined], ["subscribe", "news"], ["echo", "1"], ["echo", "2"], ["echo", "3"]]);
+  assert.equal(c.state, "open");
+  ws(0).reply(4, { text: "3" });
+  await early;
   ws(0).reply(3, { text: "2" }); // out of order
   ws(0).reply(2, { text: "1" });
   assert.equal((await q1).text, "1");
   assert.equal((await q2).text, "2");
-  await sub;
 
   // A reconnect restores the subscription after onOpen, and replays nothing else.
   const pending = c.request("echo", { text: "lost" });
@@ -84,6 +90,17 @@ test("after an open: onOpen's requests first, then restored subscriptions, then 
   ws(1).reply(0);
   await flush();
   assert.deepEqual(ws(1).sent.map((f) => f.action), ["login", "subscribe"]);
+  assert.equal(c.state, "reconnecting");
+  ws(1).reply(1, { error: { code: "forbidden", message: "no" } }); // a refused restore: forgotten, and open
+  await flush();
+  assert.equal(c.state, "open");
+  ws(1).drop(1006);
+  await new Promise((r) => setTimeout(r, 5));
+  ws(2).open();
+  ws(2).reply(0);
+  await flush();
+  assert.deepEqual(ws(2).sent.map((f) => f.action), ["login"], "the refused topic is not restored again");
+  assert.equal(c.state, "open");
   c.close();
 });
 

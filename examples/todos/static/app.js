@@ -55,6 +55,19 @@
   function connect(url, options = {}) {
     return new WsrouteClient(url, options);
   }
+  function settledOf(p) {
+    return new Promise((done) => {
+      const { resolve, reject } = p;
+      p.resolve = (v) => {
+        resolve(v);
+        done();
+      };
+      p.reject = (e) => {
+        reject(e);
+        done();
+      };
+    });
+  }
   function isPlainObject(v) {
     if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
     const proto = Object.getPrototypeOf(v);
@@ -412,13 +425,21 @@
         }, b.stableAfter);
       }
       const sub = this.opts.subscribe;
-      if (sub) {
-        const queued = /* @__PURE__ */ new Set();
-        for (const p of this.pending.values()) if (p.topic !== void 0 && !p.sentOn) queued.add(p.topic);
+      if (sub && this.topics.size > 0) {
+        const restoring = [];
         for (const topic of this.topics) {
-          if (!queued.has(topic)) this.enqueue(at, sub.route, this.subscribeInput(topic), {}, topic).catch(() => {
-          });
+          const queued = [...this.pending.values()].find((p) => p.topic === topic && !p.sentOn);
+          if (queued) {
+            restoring.push(settledOf(queued));
+            this.transmit(at, queued);
+          } else {
+            restoring.push(this.enqueue(at, sub.route, this.subscribeInput(topic), {}, topic).then(() => {
+            }, () => {
+            }));
+          }
         }
+        await Promise.all(restoring);
+        if (this.current !== at || gen !== this.gen || this._state === "closed") return;
       }
       for (const p of [...this.pending.values()]) if (!p.sentOn) this.transmit(at, p);
       this.setState("open");
@@ -521,14 +542,15 @@
     (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/todos",
     {
       // After every (re)connect, before anything queued goes out and before the
-      // client restores the "todos" subscription: log in again and reload the
-      // list, so a server restart costs the user nothing.
+      // client restores the "todos" subscription: log in again. The list is
+      // reloaded when the state becomes "open", after the subscription is
+      // restored, so no event falls between the two and a server restart costs
+      // the user nothing.
       onOpen: async (conn) => {
         if (!state.token) return;
         try {
           const me = await conn.request("auth", { token: state.token });
           state.user = me.userId;
-          state.todos = (await conn.request("list")).todos ?? [];
         } catch (err) {
           if (err instanceof WsrouteError && !err.retriable) {
             state.token = null;
@@ -543,8 +565,31 @@
       subscribe: { route: "subscribe", unsubscribeRoute: "unsubscribe" }
     }
   );
-  client.onState(() => render());
-  client.on("todos", (ev) => upsert(ev.todo));
+  var during;
+  client.onState((s) => {
+    if (s === "open" && state.user) void reload().catch(showError);
+    render();
+  });
+  client.on("todos", (ev) => {
+    during?.push(ev.todo);
+    upsert(ev.todo);
+  });
+  async function reload() {
+    const seen = [];
+    during = seen;
+    try {
+      const todos = (await client.request("list")).todos ?? [];
+      for (const t of seen) {
+        const i = todos.findIndex((x) => x.id === t.id);
+        if (i < 0) todos.push(t);
+        else if (t.done) todos[i] = { ...todos[i], done: true };
+      }
+      state.todos = todos;
+    } finally {
+      if (during === seen) during = void 0;
+    }
+    render();
+  }
   client.onFrame(() => {
   });
   function showError(err) {
@@ -613,7 +658,7 @@
       state.user = me.userId;
       showError(null);
       await client.subscribe("todos");
-      state.todos = (await client.request("list")).todos ?? [];
+      await reload();
     } catch (err) {
       showError(err);
     }

@@ -19,14 +19,15 @@ const client = connect<TodosChannel>(
   (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/todos",
   {
     // After every (re)connect, before anything queued goes out and before the
-    // client restores the "todos" subscription: log in again and reload the
-    // list, so a server restart costs the user nothing.
+    // client restores the "todos" subscription: log in again. The list is
+    // reloaded when the state becomes "open", after the subscription is
+    // restored, so no event falls between the two and a server restart costs
+    // the user nothing.
     onOpen: async (conn) => {
       if (!state.token) return;
       try {
         const me = await conn.request("auth", { token: state.token });
         state.user = me.userId;
-        state.todos = (await conn.request("list")).todos ?? [];
       } catch (err) {
         if (err instanceof WsrouteError && !err.retriable) {
           state.token = null; // the token is no longer accepted
@@ -42,8 +43,39 @@ const client = connect<TodosChannel>(
   },
 );
 
-client.onState(() => render());
-client.on("todos", (ev) => upsert(ev.todo));
+// during collects the events that arrive while a list request is out.
+let during: Todo[] | undefined;
+
+client.onState((s) => {
+  // Logged in at "open": this is a reconnect (a first log-in loads the list itself).
+  if (s === "open" && state.user) void reload().catch(showError);
+  render();
+});
+client.on("todos", (ev) => {
+  during?.push(ev.todo);
+  upsert(ev.todo);
+});
+
+// reload replaces the list with the server's, after the subscription: an
+// event that the server sent before the list's reply is applied again on top
+// of it, so a todo created meanwhile is never lost (completing is one-way, so
+// "done" wins over an older copy).
+async function reload() {
+  const seen: Todo[] = [];
+  during = seen;
+  try {
+    const todos = (await client.request("list")).todos ?? [];
+    for (const t of seen) {
+      const i = todos.findIndex((x) => x.id === t.id);
+      if (i < 0) todos.push(t);
+      else if (t.done) todos[i] = { ...todos[i]!, done: true };
+    }
+    state.todos = todos;
+  } finally {
+    if (during === seen) during = undefined;
+  }
+  render();
+}
 client.onFrame(() => {}); // pushes such as {"connected":true}: nothing to do
 
 function showError(err: unknown) {
@@ -111,7 +143,7 @@ async function login(token: string) {
     state.user = me.userId;
     showError(null);
     await client.subscribe("todos");
-    state.todos = (await client.request("list")).todos ?? [];
+    await reload();
   } catch (err) {
     showError(err);
   }

@@ -80,8 +80,9 @@ func (l *ledger) kind(k string) *kindCounts {
 // observer returns the Observer that feeds the ledger.
 func (l *ledger) observer() *wsroute.Observer {
 	return &wsroute.Observer{
-		OnOpen:  l.onOpen,
-		OnClose: l.onClose,
+		OnOpen:        l.onOpen,
+		OnOpenRefused: l.onOpenRefused,
+		OnClose:       l.onClose,
 		OnMessage: func(_ context.Context, c *wsroute.Channel, info wsroute.MessageInfo) {
 			l.handled.Add(1)
 			if info.Route == "boom" && info.Code == wsroute.CodeInternal {
@@ -114,6 +115,20 @@ func (l *ledger) onOpen(_ context.Context, c *wsroute.Channel) {
 	}
 	l.live[c.ID()] = &chanRec{kind: kind, state: stOpened}
 	l.kind(kind).Opened++
+}
+
+// onOpenRefused is Observer.OnOpenRefused. A channel that Shutdown closed
+// after its upgrade but before it opened gets neither OnOpen nor OnClose:
+// a "stall" or "silent" client waiting for its close learns it here.
+func (l *ledger) onOpenRefused(_ context.Context, c *wsroute.Channel, info wsroute.RefuseInfo) {
+	if c == nil || info.Code != wsroute.CodeClosedWhileOpening {
+		return
+	}
+	if kind := c.Query().Get("kind"); kind == "stall" || kind == "silent" {
+		l.mu.Lock()
+		l.watched[c.Query().Get("cid")] = wsroute.CloseInfo{Code: -1, Reason: wsroute.CodeClosedWhileOpening}
+		l.mu.Unlock()
+	}
 }
 
 // onConnect returns an OnConnect that records its start and outcome around

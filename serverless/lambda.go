@@ -206,17 +206,18 @@ func (h *Handler) message(ctx context.Context, ev events.APIGatewayWebsocketProx
 		}
 		binary = true
 	}
-	res, err := h.opts.Router.HandleDetached(ctx, st, data, binary)
+	res, err := h.opts.Router.HandleDetached(ctx, cloneState(st), data, binary)
 	if err != nil {
 		h.opts.Logger.Error("serverless: message", "id", id, "err", err)
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}
 	}
-	// Write back only if the connection still exists: a $disconnect that ran
-	// meanwhile must not be undone.
-	if updated, err := h.opts.Store.Update(ctx, res.State, h.opts.TTL); err != nil {
-		h.opts.Logger.Error("serverless: message: store", "id", id, "err", err)
-	} else if !updated {
+	// Write back only if the connection still exists (a $disconnect that ran
+	// meanwhile must not be undone), and without undoing what another
+	// message of the connection stored meanwhile (see save).
+	if err := h.save(ctx, st, res.State); errors.Is(err, errGone) {
 		return ok()
+	} else if err != nil {
+		h.opts.Logger.Error("serverless: message: store", "id", id, "err", err)
 	}
 	for _, f := range res.Frames {
 		if err := h.opts.Poster.Post(ctx, id, f.Data); err != nil {

@@ -2,6 +2,7 @@ package serverless
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -41,11 +42,18 @@ type ChannelStore interface {
 	// Put recreates a record that Delete removed meanwhile; to change the
 	// state of a connection that may be closing concurrently, use Update.
 	Put(ctx context.Context, st wsroute.ChannelState, ttl time.Duration) error
-	// Update is Put only if a record of st.ID exists (stored, not deleted,
-	// not expired), atomically: it never brings back a connection that a
-	// concurrent Delete ($disconnect) or expiry removed. ok reports whether
-	// it stored st.
-	Update(ctx context.Context, st wsroute.ChannelState, ttl time.Duration) (ok bool, err error)
+	// Update is Put only if the record of st.ID is still old, atomically
+	// (a compare-and-swap): old is the state as the caller read it (from
+	// Get or its last successful Update), compared with the stored record
+	// by its JSON encoding. ok reports whether it stored st. It is false,
+	// and nothing changes, when the record changed meanwhile (another
+	// event of the connection, handled at the same time by another
+	// instance, stored its state first) or is gone (a concurrent Delete,
+	// $disconnect, or expiry): it never brings back a removed connection
+	// and never overwrites a change the caller did not see. The caller
+	// then reads the record again and applies its own change to it.
+	// old.ID and st.ID must be equal.
+	Update(ctx context.Context, old, st wsroute.ChannelState, ttl time.Duration) (ok bool, err error)
 	// Get returns the state of connection id; ok is false when there is
 	// none (never stored, deleted or expired).
 	Get(ctx context.Context, id string) (st wsroute.ChannelState, ok bool, err error)
@@ -71,3 +79,25 @@ type ChannelStore interface {
 // ErrNoID is the error of Put and Update of a ChannelState whose ID is
 // empty.
 var ErrNoID = errors.New("serverless: ChannelState without an ID")
+
+// errIDMismatch is Update's error when old and st are not the same
+// connection's.
+var errIDMismatch = errors.New("serverless: Update of one connection's state in place of another's")
+
+// encodeUpdate checks an Update's arguments and returns the encodings of
+// old (what the record must still be) and st.
+func encodeUpdate(old, st wsroute.ChannelState) (expect, data []byte, err error) {
+	if st.ID == "" {
+		return nil, nil, ErrNoID
+	}
+	if old.ID != st.ID {
+		return nil, nil, errIDMismatch
+	}
+	if expect, err = json.Marshal(old); err != nil {
+		return nil, nil, err
+	}
+	if data, err = json.Marshal(st); err != nil {
+		return nil, nil, err
+	}
+	return expect, data, nil
+}

@@ -1,6 +1,7 @@
 package serverless
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"sync"
@@ -42,24 +43,30 @@ var _ ChannelStore = (*MemoryStore)(nil)
 
 // Put implements [ChannelStore].
 func (s *MemoryStore) Put(ctx context.Context, st wsroute.ChannelState, ttl time.Duration) error {
-	_, err := s.put(ctx, st, ttl, false)
+	if st.ID == "" {
+		return ErrNoID
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = s.put(ctx, st, data, ttl, nil)
 	return err
 }
 
 // Update implements [ChannelStore].
-func (s *MemoryStore) Update(ctx context.Context, st wsroute.ChannelState, ttl time.Duration) (bool, error) {
-	return s.put(ctx, st, ttl, true)
-}
-
-func (s *MemoryStore) put(ctx context.Context, st wsroute.ChannelState, ttl time.Duration, mustExist bool) (bool, error) {
-	if err := ctx.Err(); err != nil {
+func (s *MemoryStore) Update(ctx context.Context, old, st wsroute.ChannelState, ttl time.Duration) (bool, error) {
+	expect, data, err := encodeUpdate(old, st)
+	if err != nil {
 		return false, err
 	}
-	if st.ID == "" {
-		return false, ErrNoID
-	}
-	data, err := json.Marshal(st)
-	if err != nil {
+	return s.put(ctx, st, data, ttl, expect)
+}
+
+// put stores st (encoded as data); with expect non-nil only if the record
+// exists and is expect.
+func (s *MemoryStore) put(ctx context.Context, st wsroute.ChannelState, data []byte, ttl time.Duration, expect []byte) (bool, error) {
+	if err := ctx.Err(); err != nil {
 		return false, err
 	}
 	topics := dedup(st.Topics)
@@ -68,7 +75,7 @@ func (s *MemoryStore) put(ctx context.Context, st wsroute.ChannelState, ttl time
 	defer s.mu.Unlock()
 	s.tick(now)
 	old := s.live(st.ID, now)
-	if old == nil && mustExist {
+	if expect != nil && (old == nil || !bytes.Equal(old.data, expect)) {
 		return false, nil
 	}
 	if old != nil {

@@ -53,8 +53,10 @@ type RedisStoreOptions struct {
 // at once. Two instances that Put and Delete the same id concurrently are
 // thus serialized: afterwards the id either has one whole record whose
 // topic sets hold it, or no record and no entry in the sets of the topics
-// it had. Update and Touch check that the record exists inside their
-// script, so they never resurrect a connection a Delete removed. Get is
+// it had. Update compares the record with the state the caller read
+// inside its script, and Touch checks that the record exists inside its
+// own, so neither resurrects a connection a Delete removed, and Update
+// never overwrites a concurrent Update. Get is
 // one HGET. Subscribers reads a topic set with SMEMBERS, then checks the
 // ids in batches of 1000, one script per batch (so that a huge topic does
 // not stall Redis); a check and the SREM of a dead id are one step, so a
@@ -143,13 +145,13 @@ end
 `
 
 // putScript stores a record. KEYS[1]: the hash. ARGV: id, state JSON, ttl
-// (ms, ≤ 0 never), topic set prefix, "1" when a record must exist
-// (Update), the topics (no duplicates). It returns 1 when it stored, 0
-// when Update found no record.
+// (ms, ≤ 0 never), topic set prefix, the JSON the record must still hold
+// (Update) or "" (Put), the topics (no duplicates). It returns 1 when it
+// stored, 0 when Update found no record or another one.
 var putScript = redis.NewScript(extendLua + `
 local rec, id, ttl, tp = KEYS[1], ARGV[1], tonumber(ARGV[3]), ARGV[4]
 local exists = redis.call('EXISTS', rec) == 1
-if ARGV[5] == '1' and not exists then return 0 end
+if ARGV[5] ~= '' and redis.call('HGET', rec, 's') ~= ARGV[5] then return 0 end
 if exists then
   local keep = {}
   for i = 6, #ARGV do keep[ARGV[i]] = true end
@@ -215,30 +217,32 @@ return live
 
 // Put implements [ChannelStore].
 func (s *RedisStore) Put(ctx context.Context, st wsroute.ChannelState, ttl time.Duration) error {
-	_, err := s.put(ctx, st, ttl, false)
+	if st.ID == "" {
+		return ErrNoID
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = s.put(ctx, st, data, ttl, nil)
 	return err
 }
 
 // Update implements [ChannelStore].
-func (s *RedisStore) Update(ctx context.Context, st wsroute.ChannelState, ttl time.Duration) (bool, error) {
-	return s.put(ctx, st, ttl, true)
-}
-
-func (s *RedisStore) put(ctx context.Context, st wsroute.ChannelState, ttl time.Duration, mustExist bool) (bool, error) {
-	if st.ID == "" {
-		return false, ErrNoID
-	}
-	data, err := json.Marshal(st)
+func (s *RedisStore) Update(ctx context.Context, old, st wsroute.ChannelState, ttl time.Duration) (bool, error) {
+	expect, data, err := encodeUpdate(old, st)
 	if err != nil {
 		return false, err
 	}
+	return s.put(ctx, st, data, ttl, expect)
+}
+
+// put stores st (encoded as data); with expect non-nil only if the record
+// exists and is expect.
+func (s *RedisStore) put(ctx context.Context, st wsroute.ChannelState, data []byte, ttl time.Duration, expect []byte) (bool, error) {
 	topics := dedup(st.Topics)
-	must := "0"
-	if mustExist {
-		must = "1"
-	}
 	args := make([]any, 0, 5+len(topics))
-	args = append(args, st.ID, data, millis(ttl), s.topics, must)
+	args = append(args, st.ID, data, millis(ttl), s.topics, expect)
 	for _, t := range topics {
 		args = append(args, t)
 	}

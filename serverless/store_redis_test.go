@@ -239,7 +239,7 @@ func TestRedisStoreIndexInStep(t *testing.T) {
 	require.NoError(t, s.Put(ctx, wsroute.ChannelState{ID: "c1", Topics: []string{"b", "c"}}, time.Hour))
 	assert.Equal(t, []string{"c2"}, members("a"))
 	assert.Equal(t, []string{"c1"}, members("b"))
-	ok, err := s.Update(ctx, wsroute.ChannelState{ID: "c1", Topics: []string{"c"}}, time.Hour)
+	ok, err := s.Update(ctx, wsroute.ChannelState{ID: "c1", Topics: []string{"b", "c"}}, wsroute.ChannelState{ID: "c1", Topics: []string{"c"}}, time.Hour)
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Empty(t, members("b"))

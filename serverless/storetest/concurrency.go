@@ -60,10 +60,17 @@ func step(t *testing.T, s serverless.ChannelStore, r *rand.Rand, id string, had 
 	case 0, 1:
 		topics = randomTopics(r)
 		return topics, true, s.Put(ctx, wsroute.ChannelState{ID: id, Channel: "ch", URL: "/ch", Topics: topics}, longTTL)
-	case 2:
+	case 2: // read, then compare-and-swap: fails only when the record is gone or changed meanwhile
+		old, found, err := s.Get(ctx, id)
+		if err != nil || !found {
+			return nil, false, err
+		}
 		topics = randomTopics(r)
-		ok, err = s.Update(ctx, wsroute.ChannelState{ID: id, Channel: "ch", URL: "/ch", Topics: topics}, longTTL)
-		return topics, ok, err
+		ok, err = s.Update(ctx, old, wsroute.ChannelState{ID: id, Channel: "ch", URL: "/ch", Topics: topics}, longTTL)
+		if !ok {
+			topics = old.Topics
+		}
+		return topics, true, err
 	case 3:
 		ok, err = s.Touch(ctx, id, longTTL)
 		return had, ok, err
@@ -230,7 +237,7 @@ func testUpdateRacesDelete(t *testing.T, cfg Config) {
 		var errs [2]error
 		other := func() {
 			if i%2 == 0 {
-				_, errs[0] = stores[0].Update(t.Context(), fullState(id, "b"), longTTL)
+				_, errs[0] = stores[0].Update(t.Context(), fullState(id, "a"), fullState(id, "b"), longTTL)
 			} else {
 				_, errs[0] = stores[0].Touch(t.Context(), id, longTTL)
 			}
@@ -248,5 +255,63 @@ func testUpdateRacesDelete(t *testing.T, cfg Config) {
 	}
 	assert.Empty(t, subscribers(t, stores[0], "a"))
 	assert.Empty(t, subscribers(t, stores[0], "b"))
+	requireEmpty(t, cfg, stores[0])
+}
+
+// testUpdateNoLostUpdate: instances that each read a connection's record
+// and write it back with one more topic, all at once, retrying when
+// Update reports a change meanwhile, end with every topic in the record:
+// no write undid another (as a blind write-back would).
+func testUpdateNoLostUpdate(t *testing.T, cfg Config) {
+	stores := instances(t, cfg)
+	const id, writers = "shared", 12
+	put(t, stores[0], wsroute.ChannelState{ID: id, Channel: "ch", URL: "/ch"}, longTTL)
+	var wg, read sync.WaitGroup
+	conflicts := make([]int, writers)
+	read.Add(writers)
+	for w := range writers {
+		s := stores[w%2]
+		wg.Go(func() {
+			topic := fmt.Sprintf("w%02d", w)
+			for try := range 1000 {
+				old, ok, err := s.Get(t.Context(), id)
+				if try == 0 {
+					// Every writer reads before any writes: all but one of
+					// the first Updates must see the record changed.
+					read.Done()
+					read.Wait()
+				}
+				if !assert.NoError(t, err) || !assert.True(t, ok) {
+					return
+				}
+				next := old
+				next.Topics = append(slices.Clone(old.Topics), topic)
+				slices.Sort(next.Topics)
+				stored, err := s.Update(t.Context(), old, next, longTTL)
+				if !assert.NoError(t, err) || stored {
+					return
+				}
+				conflicts[w]++
+			}
+			t.Errorf("writer %d: no Update succeeded in 1000 tries", w)
+		})
+	}
+	wg.Wait()
+	st, ok := get(t, stores[1], id)
+	require.True(t, ok)
+	want := make([]string, writers)
+	for w := range want {
+		want[w] = fmt.Sprintf("w%02d", w)
+		assert.Equal(t, []string{id}, subscribers(t, stores[0], want[w]), "subscribers of %s", want[w])
+	}
+	require.Equal(t, want, st.Topics, "a write undid another")
+	total := 0
+	for _, n := range conflicts {
+		total += n
+	}
+	assert.GreaterOrEqual(t, total, writers-1, "the writers did not overlap: nothing was tested")
+	t.Logf("conflicts (retries) per writer: %v", conflicts)
+	_, _, err := stores[1].Delete(t.Context(), id)
+	require.NoError(t, err)
 	requireEmpty(t, cfg, stores[0])
 }

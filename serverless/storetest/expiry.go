@@ -58,7 +58,7 @@ func testExpiry(t *testing.T, cfg Config) {
 		ok, err = s.Touch(t.Context(), "short", longTTL)
 		require.NoError(t, err)
 		assert.False(t, ok, "Touch of an expired record")
-		ok, err = s.Update(t.Context(), fullState("short", "a"), longTTL)
+		ok, err = s.Update(t.Context(), fullState("short", "a"), fullState("short", "b"), longTTL)
 		require.NoError(t, err)
 		assert.False(t, ok, "Update of an expired record")
 		_, ok = get(t, s, "short")

@@ -90,6 +90,7 @@ func Run(t *testing.T, cfg Config) {
 		{"ConcurrentSameIDs", testConcurrentSameIDs},
 		{"ConcurrentDeletes", testConcurrentDeletes},
 		{"UpdateRacesDelete", testUpdateRacesDelete},
+		{"UpdateNoLostUpdate", testUpdateNoLostUpdate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,8 +220,13 @@ func testInvalid(t *testing.T, cfg Config) {
 	s := cfg.New(t)
 	err := s.Put(t.Context(), wsroute.ChannelState{Channel: "x", Topics: []string{"a"}}, 0)
 	require.ErrorIs(t, err, serverless.ErrNoID)
-	_, err = s.Update(t.Context(), wsroute.ChannelState{Channel: "x"}, 0)
+	_, err = s.Update(t.Context(), wsroute.ChannelState{Channel: "x"}, wsroute.ChannelState{Channel: "x"}, 0)
 	require.ErrorIs(t, err, serverless.ErrNoID)
+	put(t, s, fullState("c0", "a"), 0)
+	_, err = s.Update(t.Context(), fullState("c0", "a"), fullState("other", "a"), 0)
+	require.Error(t, err, "Update of one id in place of another")
+	_, _, err = s.Delete(t.Context(), "c0")
+	require.NoError(t, err)
 
 	bad := fullState("bad", "a")
 	bad.Session = json.RawMessage(`{"not json`)
@@ -303,7 +309,7 @@ func testDelete(t *testing.T, cfg Config) {
 
 func testUpdate(t *testing.T, cfg Config) {
 	s := cfg.New(t)
-	ok, err := s.Update(t.Context(), fullState("c1", "a"), longTTL)
+	ok, err := s.Update(t.Context(), fullState("c1", "a"), fullState("c1", "a"), longTTL)
 	require.NoError(t, err)
 	assert.False(t, ok, "Update of an id never stored")
 	_, ok = get(t, s, "c1")
@@ -311,9 +317,11 @@ func testUpdate(t *testing.T, cfg Config) {
 	assert.Empty(t, subscribers(t, s, "a"), "Update created a subscription")
 
 	put(t, s, fullState("c1", "a"), longTTL)
+	old, ok := get(t, s, "c1") // the state as read, as a message handler has it
+	require.True(t, ok)
 	next := fullState("c1", "b")
 	next.Session = json.RawMessage(`{"user":"grace"}`)
-	ok, err = s.Update(t.Context(), next, longTTL)
+	ok, err = s.Update(t.Context(), old, next, longTTL)
 	require.NoError(t, err)
 	require.True(t, ok)
 	got, ok := get(t, s, "c1")
@@ -322,9 +330,26 @@ func testUpdate(t *testing.T, cfg Config) {
 	assert.Empty(t, subscribers(t, s, "a"))
 	assert.Equal(t, []string{"c1"}, subscribers(t, s, "b"))
 
+	// A second writer that read the record before that Update: refused,
+	// nothing changes.
+	stale := fullState("c1", "c")
+	ok, err = s.Update(t.Context(), old, stale, longTTL)
+	require.NoError(t, err)
+	assert.False(t, ok, "Update from a state that is no longer the record's")
+	got, ok = get(t, s, "c1")
+	require.True(t, ok)
+	requireState(t, next, got)
+	assert.Empty(t, subscribers(t, s, "c"), "a refused Update changed the index")
+	// From the state it reads now, it succeeds.
+	ok, err = s.Update(t.Context(), got, stale, longTTL)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, []string{"c1"}, subscribers(t, s, "c"))
+	next = stale
+
 	_, _, err = s.Delete(t.Context(), "c1")
 	require.NoError(t, err)
-	ok, err = s.Update(t.Context(), next, longTTL)
+	ok, err = s.Update(t.Context(), next, next, longTTL)
 	require.NoError(t, err)
 	assert.False(t, ok, "Update after Delete")
 	_, ok = get(t, s, "c1")
@@ -430,7 +455,7 @@ func testCancelledContext(t *testing.T, cfg Config) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	require.ErrorIs(t, s.Put(ctx, fullState("c2", "a"), longTTL), context.Canceled, "Put")
-	_, err := s.Update(ctx, fullState("c1", "b"), longTTL)
+	_, err := s.Update(ctx, fullState("c1", "a"), fullState("c1", "b"), longTTL)
 	require.ErrorIs(t, err, context.Canceled, "Update")
 	_, _, err = s.Get(ctx, "c1")
 	require.ErrorIs(t, err, context.Canceled, "Get")

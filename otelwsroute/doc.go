@@ -21,7 +21,7 @@
 //	<channel> <route>   Server    StartMessage → OnMessage       a new root, linked to the open span; a child of
 //	                                                             the frame's trace context when the channel sets
 //	                                                             TraceKey and the frame carries one (still linked)
-//	deliver <topic>     Consumer  OnDeliver (started and         a new root, linked to the publisher's span
+//	deliver [<topic>]   Consumer  OnDeliver (started and         a new root, linked to the publisher's span
 //	                              ended there)                   (from Envelope.Headers)
 //
 // and an event "publish" on the publisher's current span (a message span
@@ -33,8 +33,10 @@
 // <route> is the name of the route that took the frame — never what the
 // client sent: "(default)" for the default handler and for a frame no route
 // took (not_found, bad_request, rate_limited, …), "(binary)" for the binary
-// handler. <topic> is the topic as published: a span name of unbounded
-// cardinality when topics are ("rooms/{room}").
+// handler. <topic> is what Config.TopicAttribute makes of the topic (the
+// span is named "deliver" alone without it, or when it returns ""): span
+// names must stay bounded, and topics need not be ("rooms/{room}"). The
+// topic as published is the messaging.destination.name attribute.
 //
 // Status: Error, with error.type "internal", only for the code internal (a
 // handler's or the opening's failure). The other codes — not_found,

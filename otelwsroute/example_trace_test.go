@@ -33,7 +33,9 @@ func TestExampleTrace(t *testing.T) {
 	const browserSpan = "00f067aa0ba902b7"
 	const pageSpan = "b7ad6b7169203331"
 	b := wsroute.NewMemoryBroker()
-	telA, telB := newTel(t, otelwsroute.Config{}), newTel(t, otelwsroute.Config{})
+	// The app's topics are a fixed few: each may name its delivery spans.
+	cfg := otelwsroute.Config{TopicAttribute: func(topic string) string { return topic }}
+	telA, telB := newTel(t, cfg), newTel(t, cfg)
 	mk := func(tl *tel) *wsroute.Router {
 		r := newRouter(t, wsroute.Options{Broker: b, Observer: tl.obs})
 		ch := r.Channel("/todos", wsroute.ChannelConfig{Name: "todos", Public: true, TraceKey: "trace"})

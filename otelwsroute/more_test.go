@@ -159,3 +159,43 @@ func TestCloseWhileOpening(t *testing.T) {
 	assert.Empty(t, points(t, rm, "wsroute.channels.open"))
 	assert.Empty(t, points(t, rm, "wsroute.closes"))
 }
+
+// TestDeliverSpanNames: a delivery span is named "deliver" followed by
+// what Config.TopicAttribute makes of the topic, never by the topic itself
+// (span names stay bounded); without a name for it, "deliver" alone.
+func TestDeliverSpanNames(t *testing.T) {
+	rooms := otelwsroute.Config{TopicAttribute: func(topic string) string {
+		if strings.HasPrefix(topic, "rooms/") {
+			return "rooms/{room}"
+		}
+		return ""
+	}}
+	b := wsroute.NewMemoryBroker()
+	telA, telB := newTel(t, rooms), newTel(t, rooms)
+	ra := newRouter(t, wsroute.Options{Broker: b, Observer: telA.obs})
+	rb := newRouter(t, wsroute.Options{Broker: b, Observer: telB.obs})
+	ch := rb.Channel("/c", wsroute.ChannelConfig{Public: true})
+	topics := []string{"rooms/a", "rooms/b", "lobby"}
+	wsroute.Handle(ch, "sub", func(_ context.Context, c *wsroute.Channel, _ struct{}) (any, error) {
+		for _, topic := range topics {
+			if err := c.Subscribe(topic); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	}, wsroute.RouteConfig{Public: true})
+	c := wsroutetest.MustDial(t, rb, "/c", nil)
+	require.NoError(t, c.SendText(`{"action":"sub"}`))
+	_, err := c.Read(t.Context())
+	require.NoError(t, err)
+	for _, topic := range topics {
+		require.NoError(t, ra.Publish(t.Context(), topic, 1, wsroute.PublishOptions{}))
+	}
+	named := telB.waitEnded(t, "deliver rooms/{room}", 2)
+	plain := telB.waitEnded(t, "deliver", 1)
+	var dests []string
+	for _, s := range append(named, plain...) {
+		dests = append(dests, attrs(s.Attributes())["messaging.destination.name"].(string))
+	}
+	assert.ElementsMatch(t, topics, dests, "the topic itself is an attribute")
+}

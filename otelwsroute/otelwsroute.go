@@ -30,12 +30,14 @@ type Config struct {
 	// from a frame's TraceKey field, and writes it into Envelope.Headers.
 	// Default otel.GetTextMapPropagator().
 	Propagator propagation.TextMapPropagator
-	// TopicAttribute, if set, maps a topic to the value of the
-	// messaging.destination.name attribute of the subscription and event
-	// metrics; "" leaves the attribute out. Topics can be unbounded
-	// ("rooms/{room}"), so return a bounded value, such as the pattern:
-	// every distinct value is a time series. Default: metrics carry no
-	// topic (spans always do).
+	// TopicAttribute, if set, maps a topic to a bounded name for it: the
+	// value of the messaging.destination.name attribute of the
+	// subscription and event metrics, and the second word of the name of
+	// a delivery span ("deliver rooms/{room}"); "" leaves it out. Topics
+	// can be unbounded ("rooms/{room}"), so return a bounded value, such
+	// as the pattern: every distinct value is a time series and a span
+	// name. Default: metrics carry no topic and delivery spans are named
+	// "deliver" (their attributes always carry the topic).
 	TopicAttribute func(topic string) string
 }
 
@@ -147,6 +149,9 @@ type observer struct {
 	refusals sync.Map // refuseKey → *cell
 	topics   sync.Map // topicKey → *cell
 	brokerOp sync.Map // operation → *cell
+
+	deliverNames sync.Map     // topic → delivery span name (with TopicAttribute)
+	deliverCount atomic.Int64 // entries stored in deliverNames (bounded)
 
 	deliverO                                                    []trace.SpanStartOption
 	publishedOK, publishFailed, deliveredLocal, deliveredRemote *cell
@@ -541,12 +546,37 @@ func (o *observer) onDeliver(info wsroute.DeliverInfo) {
 		keyMsgSystem.String(messagingSystem), keyMsgOpType.String("process"), keyMsgOpName.String("deliver"),
 		keyMsgDest.String(info.Topic), keyMsgBodySize.Int(info.Bytes),
 		keyOriginNode.String(info.Node), keyDeliveries.Int(info.Local)))
-	_, span := o.tracer.Start(bg, "deliver "+info.Topic, opts...)
+	_, span := o.tracer.Start(bg, o.deliverName(info.Topic), opts...)
 	if info.Local > 0 {
 		o.topicCell(o.deliveredRemote, o.inst.delivered, info.Topic, keyOrigin.String("remote")).add(int64(info.Local))
 	}
 	span.End()
 }
+
+// deliverName is the name of the delivery span of an event of topic:
+// "deliver", followed by the topic's bounded name when Config.TopicAttribute
+// gives one (span names must be of low cardinality, like metric
+// attributes; the topic itself is the messaging.destination.name
+// attribute).
+func (o *observer) deliverName(topic string) string {
+	if o.topicFn == nil {
+		return "deliver"
+	}
+	if v, ok := o.deliverNames.Load(topic); ok {
+		return v.(string)
+	}
+	name := "deliver"
+	if label := o.topicFn(topic); label != "" {
+		name += " " + label
+	}
+	if o.deliverCount.Add(1) <= maxCachedNames { // topics are unbounded: cache the first ones only
+		o.deliverNames.Store(topic, name)
+	}
+	return name
+}
+
+// maxCachedNames bounds the cache of delivery span names by topic.
+const maxCachedNames = 1024
 
 func (o *observer) onBrokerError(info wsroute.BrokerErrorInfo) {
 	v, ok := o.brokerOp.Load(info.Op)

@@ -3,7 +3,9 @@ package otelwsroute_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
@@ -36,19 +38,34 @@ func TestPrometheus(t *testing.T) {
 	_, err = c.Read(t.Context())
 	require.NoError(t, err)
 
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	var buf bytes.Buffer
-	for _, mf := range mfs {
-		require.NoError(t, expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain)).Encode(mf))
-	}
-	text := buf.String()
-	for _, line := range []string{
+	want := []string{
 		`wsroute_channels_open{wsroute_channel="/c"} 1`,
 		`wsroute_messages_total{wsroute_channel="/c",wsroute_code="ok",wsroute_route="x"} 1`,
 		`wsroute_message_bytes_in_total{wsroute_channel="/c",wsroute_route="x"} 14`,
 		`wsroute_message_duration_seconds_count{wsroute_channel="/c",wsroute_route="x"} 1`,
-	} {
+	}
+	scrape := func() string {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		for _, mf := range mfs {
+			require.NoError(t, expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain)).Encode(mf))
+		}
+		return buf.String()
+	}
+	// The reply goes out before OnMessage records the message (it counts
+	// the reply's bytes): scrape until it has, as Prometheus would again.
+	var text string
+	assert.Eventually(t, func() bool {
+		text = scrape()
+		for _, line := range want {
+			if !strings.Contains(text, line+"\n") {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 5*time.Millisecond)
+	for _, line := range want {
 		assert.Contains(t, text, line+"\n")
 	}
 	if t.Failed() {

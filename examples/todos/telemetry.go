@@ -36,7 +36,13 @@ func newTelemetry(ctx context.Context, metrics bool, otlp string) (*telemetry, e
 		return tel, nil
 	}
 	res := resource.NewSchemaless(attribute.String("service.name", "wsroute-todos"))
-	cfg := otelwsroute.Config{Propagator: propagation.TraceContext{}}
+	cfg := otelwsroute.Config{
+		Propagator: propagation.TraceContext{},
+		// The demo has one topic, "todos": it may name metrics and
+		// delivery spans. An app with topics per room would return the
+		// pattern ("rooms/{room}") instead.
+		TopicAttribute: func(topic string) string { return topic },
+	}
 	if metrics {
 		reg := prometheus.NewRegistry()
 		exp, err := otelprom.New(otelprom.WithRegisterer(reg))

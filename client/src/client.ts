@@ -63,17 +63,17 @@ interface Pending {
   topic?: string; // a subscribe() call's topic
 }
 
-/** A promise that resolves when p settles, either way (p's own promise is the caller's). */
-function settledOf(p: Pending): Promise<void> {
+/** A promise of p's error, or undefined once it succeeded (p's own promise stays the caller's). */
+function settledOf(p: Pending): Promise<unknown> {
   return new Promise((done) => {
     const { resolve, reject } = p;
     p.resolve = (v) => {
       resolve(v);
-      done();
+      done(undefined);
     };
     p.reject = (e) => {
       reject(e);
-      done();
+      done(e);
     };
   });
 }
@@ -470,7 +470,7 @@ class WsrouteClient<S extends ChannelSpec> implements Client<S> {
     // parallel channel or a serverless one, a later request may otherwise overtake them).
     const sub = this.opts.subscribe;
     if (sub && this.topics.size > 0) {
-      const restoring: Promise<void>[] = [];
+      const restoring: Promise<unknown>[] = [];
       for (const topic of this.topics) {
         // A subscribe() call still queued is that topic's restore (its promise settles with it).
         const queued = [...this.pending.values()].find((p) => p.topic === topic && !p.sentOn);
@@ -478,11 +478,23 @@ class WsrouteClient<S extends ChannelSpec> implements Client<S> {
           restoring.push(settledOf(queued));
           this.transmit(at, queued);
         } else {
-          restoring.push(this.enqueue(at, sub.route, this.subscribeInput(topic), {}, topic).then(() => {}, () => {}));
+          restoring.push(this.enqueue(at, sub.route, this.subscribeInput(topic), {}, topic).then(() => undefined, (e) => e));
         }
       }
-      await Promise.all(restoring); // a refused topic is forgotten (settle); a lost socket ends here
-      if (this.current !== at || gen !== this.gen || this._state === "closed") return;
+      const errs = await Promise.all(restoring);
+      if (this.current !== at || gen !== this.gen || this._state === "closed") return; // the socket is gone
+      // A topic the server refused is forgotten (settle). One that failed for a passing reason
+      // (timeout, rate_limited) would leave "open" deaf to it: reconnect with backoff instead.
+      const passing = errs.find((e) => e instanceof WsrouteError && e.retriable);
+      if (passing) {
+        at.failReason = `restoring subscriptions failed: ${errorText(passing)}`;
+        try {
+          at.ws.close(1000, "restoring subscriptions failed");
+        } catch {
+          at.ws.close();
+        }
+        return;
+      }
     }
     // Then the queue, in the order the calls were made.
     for (const p of [...this.pending.values()]) if (!p.sentOn) this.transmit(at, p);

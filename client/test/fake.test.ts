@@ -104,6 +104,34 @@ test("after an open: onOpen's requests first, then restored subscriptions (answe
   c.close();
 });
 
+test("a restore that fails for a passing reason (rate_limited) reconnects instead of opening deaf", async () => {
+  const { c, ws } = fresh({ subscribe: { route: "subscribe" }, reconnect: { initialDelay: 1, jitter: 0 } });
+  const states: string[] = [];
+  c.onState((s, info) => states.push(info?.reason ? `${s}: ${info.reason}` : s));
+  const sub = c.subscribe("news");
+  ws(0).open();
+  ws(0).reply(0, { subscribed: "news" });
+  await sub;
+  ws(0).drop(1006);
+  await new Promise((r) => setTimeout(r, 5));
+  ws(1).open();
+  await flush();
+  assert.deepEqual(ws(1).sent.map((f) => f.action), ["subscribe"]);
+  ws(1).reply(0, { error: { code: "rate_limited", message: "slow down" } });
+  await flush();
+  assert.equal(ws(1).readyState, 3, "the socket is closed");
+  assert.match(states.at(-1)!, /^reconnecting: restoring subscriptions failed/);
+  await new Promise((r) => setTimeout(r, 5));
+  ws(2).open();
+  await flush();
+  assert.deepEqual(ws(2).sent.map((f) => f.action), ["subscribe"], "the topic is still remembered");
+  ws(2).reply(0, { subscribed: "news" });
+  await flush();
+  assert.equal(c.state, "open");
+  assert.ok(!states.slice(0, -1).slice(1).includes("open"), states.join(" | "));
+  c.close();
+});
+
 test("frames: non-JSON as the raw string, binary as is, unknown refs and arrays to onFrame, topic events to on() only", async () => {
   const { c, ws } = fresh();
   const frames: unknown[] = [];

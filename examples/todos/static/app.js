@@ -60,11 +60,11 @@
       const { resolve, reject } = p;
       p.resolve = (v) => {
         resolve(v);
-        done();
+        done(void 0);
       };
       p.reject = (e) => {
         reject(e);
-        done();
+        done(e);
       };
     });
   }
@@ -433,13 +433,21 @@
             restoring.push(settledOf(queued));
             this.transmit(at, queued);
           } else {
-            restoring.push(this.enqueue(at, sub.route, this.subscribeInput(topic), {}, topic).then(() => {
-            }, () => {
-            }));
+            restoring.push(this.enqueue(at, sub.route, this.subscribeInput(topic), {}, topic).then(() => void 0, (e) => e));
           }
         }
-        await Promise.all(restoring);
+        const errs = await Promise.all(restoring);
         if (this.current !== at || gen !== this.gen || this._state === "closed") return;
+        const passing = errs.find((e) => e instanceof WsrouteError && e.retriable);
+        if (passing) {
+          at.failReason = `restoring subscriptions failed: ${errorText(passing)}`;
+          try {
+            at.ws.close(1e3, "restoring subscriptions failed");
+          } catch {
+            at.ws.close();
+          }
+          return;
+        }
       }
       for (const p of [...this.pending.values()]) if (!p.sentOn) this.transmit(at, p);
       this.setState("open");

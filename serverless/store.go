@@ -84,19 +84,24 @@ var ErrNoID = errors.New("serverless: ChannelState without an ID")
 // connection's.
 var errIDMismatch = errors.New("serverless: Update of one connection's state in place of another's")
 
+// encodePut checks a Put's state and returns its encoding, the record.
+func encodePut(st wsroute.ChannelState) ([]byte, error) {
+	if st.ID == "" {
+		return nil, ErrNoID
+	}
+	return json.Marshal(st)
+}
+
 // encodeUpdate checks an Update's arguments and returns the encodings of
 // old (what the record must still be) and st.
 func encodeUpdate(old, st wsroute.ChannelState) (expect, data []byte, err error) {
-	if st.ID == "" {
-		return nil, nil, ErrNoID
+	if data, err = encodePut(st); err != nil {
+		return nil, nil, err
 	}
 	if old.ID != st.ID {
 		return nil, nil, errIDMismatch
 	}
 	if expect, err = json.Marshal(old); err != nil {
-		return nil, nil, err
-	}
-	if data, err = json.Marshal(st); err != nil {
 		return nil, nil, err
 	}
 	return expect, data, nil

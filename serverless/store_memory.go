@@ -43,10 +43,7 @@ var _ ChannelStore = (*MemoryStore)(nil)
 
 // Put implements [ChannelStore].
 func (s *MemoryStore) Put(ctx context.Context, st wsroute.ChannelState, ttl time.Duration) error {
-	if st.ID == "" {
-		return ErrNoID
-	}
-	data, err := json.Marshal(st)
+	data, err := encodePut(st)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package serverless
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -217,10 +216,7 @@ return live
 
 // Put implements [ChannelStore].
 func (s *RedisStore) Put(ctx context.Context, st wsroute.ChannelState, ttl time.Duration) error {
-	if st.ID == "" {
-		return ErrNoID
-	}
-	data, err := json.Marshal(st)
+	data, err := encodePut(st)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package serverless
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -25,7 +26,7 @@ import (
 const maxUpdateTries = 16
 
 // errGone is save's error when the connection's record is gone.
-var errGone = fmt.Errorf("serverless: the connection's record is gone")
+var errGone = errors.New("serverless: the connection's record is gone")
 
 // save stores what one message changed: mine is the state the message
 // left, base the record it started from (as the store returned it). A

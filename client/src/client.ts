@@ -446,12 +446,7 @@ class WsrouteClient<S extends ChannelSpec> implements Client<S> {
         await this.opts.onOpen(this.conn(at));
       } catch (e) {
         if (this.current !== at) return;
-        at.failReason = `onOpen failed: ${errorText(e)}`;
-        try {
-          at.ws.close(1000, "onOpen failed");
-        } catch {
-          at.ws.close();
-        }
+        this.abandon(at, "onOpen failed", e);
         return;
       }
       if (this.current !== at || gen !== this.gen) return;
@@ -487,12 +482,7 @@ class WsrouteClient<S extends ChannelSpec> implements Client<S> {
       // (timeout, rate_limited) would leave "open" deaf to it: reconnect with backoff instead.
       const passing = errs.find((e) => e instanceof WsrouteError && e.retriable);
       if (passing) {
-        at.failReason = `restoring subscriptions failed: ${errorText(passing)}`;
-        try {
-          at.ws.close(1000, "restoring subscriptions failed");
-        } catch {
-          at.ws.close();
-        }
+        this.abandon(at, "restoring subscriptions failed", passing);
         return;
       }
     }
@@ -502,6 +492,16 @@ class WsrouteClient<S extends ChannelSpec> implements Client<S> {
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const w of waiters) w.resolve();
+  }
+
+  /** Closes a socket the client gave up on while opening it; its close event reconnects with backoff. */
+  private abandon(at: Attempt, what: string, cause: unknown): void {
+    at.failReason = `${what}: ${errorText(cause)}`;
+    try {
+      at.ws.close(1000, what);
+    } catch {
+      at.ws.close();
+    }
   }
 
   private conn(at: Attempt): Conn<S> {

@@ -3,11 +3,12 @@ package codec
 import (
 	"encoding"
 	"encoding/json"
-	"github.com/wsroute/wsroute/internal/jsontag"
 	"reflect"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/wsroute/wsroute/internal/jsontag"
 )
 
 // This file holds the type analysis the decoder and the encoder share: which

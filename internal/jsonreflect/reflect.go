@@ -15,13 +15,13 @@ import (
 	"encoding"
 	"encoding/json"
 	"fmt"
-	"github.com/wsroute/wsroute/internal/jsontag"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/wsroute/wsroute/internal/jsontag"
 	"github.com/wsroute/wsroute/internal/ojson"
 )
 

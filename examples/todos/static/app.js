@@ -405,12 +405,7 @@
           await this.opts.onOpen(this.conn(at));
         } catch (e) {
           if (this.current !== at) return;
-          at.failReason = `onOpen failed: ${errorText(e)}`;
-          try {
-            at.ws.close(1e3, "onOpen failed");
-          } catch {
-            at.ws.close();
-          }
+          this.abandon(at, "onOpen failed", e);
           return;
         }
         if (this.current !== at || gen !== this.gen) return;
@@ -440,12 +435,7 @@
         if (this.current !== at || gen !== this.gen || this._state === "closed") return;
         const passing = errs.find((e) => e instanceof WsrouteError && e.retriable);
         if (passing) {
-          at.failReason = `restoring subscriptions failed: ${errorText(passing)}`;
-          try {
-            at.ws.close(1e3, "restoring subscriptions failed");
-          } catch {
-            at.ws.close();
-          }
+          this.abandon(at, "restoring subscriptions failed", passing);
           return;
         }
       }
@@ -454,6 +444,15 @@
       const waiters = this.readyWaiters;
       this.readyWaiters = [];
       for (const w of waiters) w.resolve();
+    }
+    /** Closes a socket the client gave up on while opening it; its close event reconnects with backoff. */
+    abandon(at, what, cause) {
+      at.failReason = `${what}: ${errorText(cause)}`;
+      try {
+        at.ws.close(1e3, what);
+      } catch {
+        at.ws.close();
+      }
     }
     conn(at) {
       return {
